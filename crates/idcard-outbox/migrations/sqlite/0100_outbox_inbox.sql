@@ -1,0 +1,28 @@
+-- Messages to other services, written in the transaction of the change that causes them.
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id BLOB NOT NULL UNIQUE,
+    destination TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    -- Messages with the same destination and ordering key are delivered in seq order.
+    ordering_key TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    trace_context TEXT,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at_ms INTEGER NOT NULL,
+    claimed_until_ms INTEGER,
+    last_error TEXT,
+    created_at_ms INTEGER NOT NULL,
+    delivered_at_ms INTEGER
+);
+CREATE INDEX outbox_pending ON outbox (next_attempt_at_ms) WHERE state = 'pending';
+CREATE INDEX outbox_pending_key ON outbox (destination, ordering_key, seq) WHERE state = 'pending';
+CREATE INDEX outbox_dead ON outbox (seq) WHERE state = 'dead';
+
+-- Messages received from other services, by their sender's message id.
+CREATE TABLE inbox (
+    message_id BLOB NOT NULL PRIMARY KEY,
+    kind TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL
+);

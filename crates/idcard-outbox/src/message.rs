@@ -1,0 +1,50 @@
+use idcard_db::{DbError, Tx, now_ms, on_tx};
+use uuid::Uuid;
+
+/// A message to write in the current transaction.
+pub struct NewMessage<'a> {
+    /// A peer name the relay resolves to an endpoint when it delivers.
+    pub destination: &'a str,
+    /// What the payload is, for the [`crate::Deliverer`] (e.g. `review.receive_application`).
+    pub kind: &'a str,
+    /// Messages with the same destination and key are delivered in order (the application id).
+    pub ordering_key: &'a str,
+    /// The encoded request.
+    pub payload: Vec<u8>,
+}
+
+/// A claimed outbox row.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub seq: i64,
+    pub message_id: Uuid,
+    pub destination: String,
+    pub kind: String,
+    pub ordering_key: String,
+    pub payload: Vec<u8>,
+    pub attempts: i32,
+    pub trace_context: Option<String>,
+}
+
+/// Writes a message in `tx`; it leaves only if `tx` commits. Returns its message id,
+/// which the receiver records in its inbox.
+pub async fn enqueue(tx: &mut Tx, message: NewMessage<'_>) -> Result<Uuid, DbError> {
+    let message_id = Uuid::now_v7();
+    let now = now_ms();
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO outbox (message_id, destination, kind, ordering_key, payload, next_attempt_at_ms, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(message_id)
+        .bind(message.destination)
+        .bind(message.kind)
+        .bind(message.ordering_key)
+        .bind(&message.payload)
+        .bind(now)
+        .execute(conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(message_id)
+}

@@ -1,0 +1,253 @@
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use idcard_db::{Db, DbError, Tx, now_ms, on_db, on_tx};
+use sqlx::Row;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::Message;
+
+/// Why a delivery failed, and whether trying again can help.
+#[derive(Debug, Clone)]
+pub enum DeliveryError {
+    /// The peer is down, slow, or not ready for this message yet: retry with backoff.
+    Retryable(String),
+    /// The peer refused the message for good (or no peer has that name): dead-letter it.
+    Permanent(String),
+}
+
+/// Turns a claimed outbox row into a call to its destination.
+pub trait Deliverer: Send + Sync + 'static {
+    fn deliver(&self, message: &Message) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+
+    /// Runs in the transaction that marks `message` delivered, for a sender that records
+    /// the hand-over in its own state.
+    fn on_delivered(&self, _tx: &mut Tx, _message: &Message) -> impl Future<Output = Result<(), DbError>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// Relay settings.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Rows claimed (and delivered concurrently) per round.
+    pub batch_size: u32,
+    /// How often to look for due rows when nothing wakes the relay.
+    pub poll_interval: Duration,
+    /// How long a claim holds before another relay may take the row (a crashed replica).
+    pub claim_ttl: Duration,
+    /// Attempts before a message is dead-lettered.
+    pub max_attempts: i32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Timeout of one delivery call.
+    pub delivery_timeout: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            batch_size: 64,
+            poll_interval: Duration::from_millis(500),
+            claim_ttl: Duration::from_secs(30),
+            max_attempts: 12,
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(60),
+            delivery_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: a random wait in `[0, min(max, base * 2^attempt)]`,
+/// never below 10% of the capped value so that a failing peer is not hammered.
+pub fn backoff(config: &RelayConfig, attempt: i32) -> Duration {
+    let exp = config.base_backoff.saturating_mul(1u32 << attempt.clamp(0, 20));
+    let cap = exp.min(config.max_backoff);
+    let floor = cap / 10;
+    floor + (cap - floor).mul_f64(fastrand::f64())
+}
+
+/// Wakes the relay right after a commit that wrote outbox rows.
+#[derive(Debug, Clone, Default)]
+pub struct RelayHandle {
+    notify: Arc<Notify>,
+}
+
+impl RelayHandle {
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+}
+
+/// Delivers outbox rows until shut down.
+pub struct Relay<D> {
+    db: Db,
+    deliverer: Arc<D>,
+    config: RelayConfig,
+    handle: RelayHandle,
+}
+
+impl<D: Deliverer> Relay<D> {
+    pub fn new(db: Db, deliverer: D, config: RelayConfig) -> Self {
+        Relay { db, deliverer: Arc::new(deliverer), config, handle: RelayHandle::default() }
+    }
+
+    pub fn handle(&self) -> RelayHandle {
+        self.handle.clone()
+    }
+
+    /// Runs until `shutdown`; a batch under way is finished first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(batch_size = self.config.batch_size, "outbox relay started");
+        while !shutdown.is_cancelled() {
+            let delivered = match self.round().await {
+                Ok(count) => count,
+                Err(err) => {
+                    tracing::warn!(error = %err, "outbox relay round failed");
+                    0
+                }
+            };
+            if delivered == 0 {
+                tokio::select! {
+                    _ = self.handle.notify.notified() => {}
+                    _ = tokio::time::sleep(self.config.poll_interval) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+        }
+        tracing::info!("outbox relay stopped");
+    }
+
+    /// Claims one batch and delivers it. Returns how many rows it claimed.
+    pub async fn round(&self) -> Result<usize, DbError> {
+        let batch = claim(&self.db, &self.config).await?;
+        let claimed = batch.len();
+        let mut deliveries = JoinSet::new();
+        for message in batch {
+            let deliverer = Arc::clone(&self.deliverer);
+            let timeout = self.config.delivery_timeout;
+            deliveries.spawn(async move {
+                let outcome = match tokio::time::timeout(timeout, deliverer.deliver(&message)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(DeliveryError::Retryable(format!("no answer within {timeout:?}"))),
+                };
+                (message, outcome)
+            });
+        }
+        while let Some(joined) = deliveries.join_next().await {
+            let Ok((message, outcome)) = joined else { continue };
+            if let Err(err) = self.settle(&message, outcome).await {
+                // The claim expires and the row is tried again; the receiver's inbox
+                // makes the repeat harmless.
+                tracing::warn!(error = %err, message_id = %message.message_id, "could not record delivery outcome");
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn settle(&self, message: &Message, outcome: Result<(), DeliveryError>) -> Result<(), DbError> {
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        match outcome {
+            Ok(()) => {
+                on_tx!(&mut tx, |conn| {
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'delivered', delivered_at_ms = $1, claimed_until_ms = NULL, \
+                         attempts = attempts + 1 WHERE seq = $2",
+                    )
+                    .bind(now)
+                    .bind(message.seq)
+                    .execute(conn)
+                    .await?
+                    .rows_affected()
+                });
+                self.deliverer.on_delivered(&mut tx, message).await?;
+                tracing::debug!(message_id = %message.message_id, kind = %message.kind, "delivered");
+            }
+            Err(err) => {
+                let attempts = message.attempts + 1;
+                let (dead, reason) = match &err {
+                    DeliveryError::Permanent(reason) => (true, reason),
+                    DeliveryError::Retryable(reason) => (attempts >= self.config.max_attempts, reason),
+                };
+                let next = now.saturating_add(i64::try_from(backoff(&self.config, attempts).as_millis()).unwrap_or(i64::MAX));
+                let state = if dead { "dead" } else { "pending" };
+                on_tx!(&mut tx, |conn| {
+                    sqlx::query(
+                        "UPDATE outbox SET state = $1, attempts = $2, next_attempt_at_ms = $3, claimed_until_ms = NULL, \
+                         last_error = $4 WHERE seq = $5",
+                    )
+                    .bind(state)
+                    .bind(attempts)
+                    .bind(next)
+                    .bind(reason.as_str())
+                    .bind(message.seq)
+                    .execute(conn)
+                    .await?
+                    .rows_affected()
+                });
+                if dead {
+                    tracing::error!(message_id = %message.message_id, kind = %message.kind, destination = %message.destination,
+                        attempts, error = %reason, "outbox message dead-lettered");
+                } else {
+                    tracing::info!(message_id = %message.message_id, kind = %message.kind, destination = %message.destination,
+                        attempts, error = %reason, "delivery failed, will retry");
+                }
+            }
+        }
+        tx.commit().await
+    }
+}
+
+/// The first due row of each (destination, ordering key), so that one application's
+/// messages leave in order. PostgreSQL replicas skip rows another relay holds.
+const CLAIM_SQLITE: &str = "UPDATE outbox SET claimed_until_ms = $1 WHERE seq IN ( \
+    SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at_ms <= $2 \
+    AND (o.claimed_until_ms IS NULL OR o.claimed_until_ms < $2) \
+    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.destination = o.destination \
+        AND p.ordering_key = o.ordering_key AND p.seq < o.seq) \
+    ORDER BY o.seq LIMIT $3) \
+    RETURNING seq, message_id, destination, kind, ordering_key, payload, attempts, trace_context";
+
+const CLAIM_POSTGRES: &str = "UPDATE outbox SET claimed_until_ms = $1 WHERE seq IN ( \
+    SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at_ms <= $2 \
+    AND (o.claimed_until_ms IS NULL OR o.claimed_until_ms < $2) \
+    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.destination = o.destination \
+        AND p.ordering_key = o.ordering_key AND p.seq < o.seq) \
+    ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
+    RETURNING seq, message_id, destination, kind, ordering_key, payload, attempts, trace_context";
+
+async fn claim(db: &Db, config: &RelayConfig) -> Result<Vec<Message>, DbError> {
+    let now = now_ms();
+    let until = now.saturating_add(i64::try_from(config.claim_ttl.as_millis()).unwrap_or(i64::MAX));
+    let limit = i64::from(config.batch_size);
+    let sql = match db.backend() {
+        idcard_db::Backend::Sqlite => CLAIM_SQLITE,
+        idcard_db::Backend::Postgres => CLAIM_POSTGRES,
+    };
+    let mut messages: Vec<Message> = on_db!(db, |pool| {
+        sqlx::query(sql)
+            .bind(until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| Message {
+                seq: row.get(0),
+                message_id: row.get(1),
+                destination: row.get(2),
+                kind: row.get(3),
+                ordering_key: row.get(4),
+                payload: row.get(5),
+                attempts: row.get(6),
+                trace_context: row.get(7),
+            })
+            .collect()
+    });
+    messages.sort_by_key(|m| m.seq);
+    Ok(messages)
+}

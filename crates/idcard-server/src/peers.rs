@@ -1,0 +1,62 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("{setting}: expected name=value pairs separated by commas, got {entry:?}")]
+    Malformed { setting: &'static str, entry: String },
+    #[error("peer {name}: invalid endpoint {url:?}: {reason}")]
+    BadEndpoint { name: String, url: String, reason: String },
+    #[error("no peer named {0:?} is configured")]
+    Unknown(String),
+}
+
+/// Parses `a=1,b=2` into pairs, as settings give routing tables and peer lists.
+pub fn parse_pairs(setting: &'static str, text: &str) -> Result<Vec<(String, String)>, PeerError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| match entry.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() && !value.trim().is_empty() => {
+                Ok((name.trim().to_string(), value.trim().to_string()))
+            }
+            _ => Err(PeerError::Malformed { setting, entry: entry.to_string() }),
+        })
+        .collect()
+}
+
+/// The other services this one sends to, by name, each with a lazily connected channel.
+#[derive(Debug, Clone, Default)]
+pub struct Peers {
+    channels: HashMap<String, Channel>,
+}
+
+impl Peers {
+    /// `text` is `name=url,...`, e.g. `review-bj=http://10.0.0.5:50052`.
+    pub fn parse(setting: &'static str, text: &str, timeout: Duration) -> Result<Peers, PeerError> {
+        let mut channels = HashMap::new();
+        for (name, url) in parse_pairs(setting, text)? {
+            let endpoint = Endpoint::from_shared(url.clone())
+                .map_err(|err| PeerError::BadEndpoint { name: name.clone(), url: url.clone(), reason: err.to_string() })?
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(timeout)
+                .tcp_nodelay(true);
+            channels.insert(name, endpoint.connect_lazy());
+        }
+        Ok(Peers { channels })
+    }
+
+    pub fn channel(&self, name: &str) -> Result<Channel, PeerError> {
+        self.channels.get(name).cloned().ok_or_else(|| PeerError::Unknown(name.to_string()))
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.channels.contains_key(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.channels.keys().map(String::as_str)
+    }
+}

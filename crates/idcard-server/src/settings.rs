@@ -1,0 +1,115 @@
+//! Settings every service takes, from flags or environment variables (twelve-factor).
+//! Each service flattens [`CommonSettings`] into its own `Config`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use idcard_db::DbOptions;
+use idcard_outbox::RelayConfig;
+
+use crate::Peers;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonSettings {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "IDCARD_LISTEN_ADDR")]
+    pub listen_addr: Option<SocketAddr>,
+
+    /// Database URL: `sqlite:PATH` (embedded) or `postgres://USER@HOST:PORT/DB`.
+    #[arg(long, env = "IDCARD_DATABASE_URL")]
+    pub database_url: String,
+
+    /// Database pool size.
+    #[arg(long, env = "IDCARD_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Statement timeout (PostgreSQL) or busy timeout (SQLite), e.g. `5s`.
+    #[arg(long, env = "IDCARD_DB_STATEMENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub db_statement_timeout: Duration,
+
+    /// This instance's name, as the peers it sends to know it (sent as `origin`).
+    #[arg(long, env = "IDCARD_INSTANCE_NAME")]
+    pub instance_name: Option<String>,
+
+    /// The services this one sends to: `name=url,...`.
+    #[arg(long, env = "IDCARD_PEERS", default_value = "")]
+    pub peers: String,
+
+    /// Timeout of one call to a peer.
+    #[arg(long, env = "IDCARD_PEER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub peer_timeout: Duration,
+
+    /// Outbox rows the relay claims per round.
+    #[arg(long, env = "IDCARD_RELAY_BATCH_SIZE", default_value_t = 64)]
+    pub relay_batch_size: u32,
+
+    /// How often the relay looks for due rows when not woken.
+    #[arg(long, env = "IDCARD_RELAY_POLL_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub relay_poll_interval: Duration,
+
+    /// How long a relay's claim on a row holds before another replica may take it.
+    #[arg(long, env = "IDCARD_RELAY_CLAIM_TTL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub relay_claim_ttl: Duration,
+
+    /// Delivery attempts before a message is dead-lettered.
+    #[arg(long, env = "IDCARD_RELAY_MAX_ATTEMPTS", default_value_t = 12)]
+    pub relay_max_attempts: i32,
+
+    /// First retry delay; it doubles per attempt, with jitter.
+    #[arg(long, env = "IDCARD_RELAY_BASE_BACKOFF", default_value = "200ms", value_parser = humantime::parse_duration)]
+    pub relay_base_backoff: Duration,
+
+    /// Longest retry delay.
+    #[arg(long, env = "IDCARD_RELAY_MAX_BACKOFF", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub relay_max_backoff: Duration,
+
+    /// Log as JSON lines.
+    #[arg(long, env = "IDCARD_LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}
+
+impl CommonSettings {
+    /// Settings for a service on `database_url` with every other value at its default.
+    pub fn with_database(database_url: impl Into<String>) -> Self {
+        CommonSettings {
+            listen_addr: None,
+            database_url: database_url.into(),
+            db_max_connections: 16,
+            db_statement_timeout: Duration::from_secs(5),
+            instance_name: None,
+            peers: String::new(),
+            peer_timeout: Duration::from_secs(10),
+            relay_batch_size: 64,
+            relay_poll_interval: Duration::from_millis(500),
+            relay_claim_ttl: Duration::from_secs(30),
+            relay_max_attempts: 12,
+            relay_base_backoff: Duration::from_millis(200),
+            relay_max_backoff: Duration::from_secs(60),
+            log_json: false,
+        }
+    }
+
+    pub fn db_options(&self) -> DbOptions {
+        DbOptions { max_connections: self.db_max_connections, statement_timeout: self.db_statement_timeout }
+    }
+
+    pub fn relay_config(&self) -> RelayConfig {
+        RelayConfig {
+            batch_size: self.relay_batch_size.max(1),
+            poll_interval: self.relay_poll_interval,
+            claim_ttl: self.relay_claim_ttl,
+            max_attempts: self.relay_max_attempts.max(1),
+            base_backoff: self.relay_base_backoff,
+            max_backoff: self.relay_max_backoff.max(self.relay_base_backoff),
+            delivery_timeout: self.peer_timeout,
+        }
+    }
+
+    pub fn peers(&self) -> Result<Peers, crate::PeerError> {
+        Peers::parse("IDCARD_PEERS", &self.peers, self.peer_timeout)
+    }
+
+    pub fn listen_addr_or(&self, port: u16) -> SocketAddr {
+        self.listen_addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)))
+    }
+}
