@@ -179,3 +179,15 @@ pub mod enums {
         }
     }
 }
+
+const DATE_TEXT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!("[year]-[month]-[day]");
+
+/// A calendar date as stored: `YYYY-MM-DD`.
+pub fn date_to_text(date: time::Date) -> String {
+    date.format(DATE_TEXT).unwrap_or_default()
+}
+
+/// A stored `YYYY-MM-DD` date.
+pub fn date_from_text(text: &str) -> Option<time::Date> {
+    time::Date::parse(text, DATE_TEXT).ok()
+}

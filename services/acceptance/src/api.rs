@@ -1,0 +1,279 @@
+//! `idcard.v1.AcceptanceService`: what the acceptance-point front end calls.
+
+use idcard_db::{Db, Tx, now_ms};
+use idcard_domain::{ApplicationEvent, ApplicationKind, ApplicationState, ReceiptNo, Stage, due_date, transition};
+use idcard_outbox::{NewMessage, RelayHandle, enqueue};
+use idcard_proto::v1 as pb;
+use idcard_proto::v1::acceptance_service_server::AcceptanceService;
+use idcard_server::status::{FieldError, Reason, from_db, invalid_argument, refused};
+use idcard_server::{idempotent, wire};
+use prost::Message;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::routing::Routes;
+use crate::store::{self, ApplicationRow, NewApplication, Record};
+use crate::submission::{self, Rejected};
+use crate::view;
+
+/// Message kind of an application sent to the domicile review service.
+pub const KIND_RECEIVE_APPLICATION: &str = "review.receive_application";
+
+pub struct Acceptance {
+    pub db: Db,
+    pub routes: Routes,
+    pub relay: RelayHandle,
+    /// This service's name, as review services reply to it.
+    pub instance_name: String,
+    pub production_centre: String,
+}
+
+#[tonic::async_trait]
+impl AcceptanceService for Acceptance {
+    #[tracing::instrument(skip_all, fields(acceptance_point = %request.get_ref().acceptance_point_code))]
+    async fn submit_application(
+        &self,
+        request: Request<pb::SubmitApplicationRequest>,
+    ) -> Result<Response<pb::SubmitApplicationResponse>, Status> {
+        let request = request.into_inner();
+        let today = wire::today_cst();
+        let accepted = match submission::check(&request, &self.routes, today) {
+            Ok(accepted) => accepted,
+            Err(Rejected::BadInput(errors)) => return Err(invalid_argument(&errors)),
+            Err(Rejected::Refused(reasons)) => return Err(refused(&reasons)),
+        };
+        let (response, new) = idempotent::run(&self.db, "SubmitApplication", &request.request_id, &request, async |tx| {
+            if let Some(receipt) = store::open_application(tx, accepted.citizen_id.as_str(), accepted.kind).await.map_err(from_db)? {
+                return Err(refused(&[Reason {
+                    code: "APPLICATION_ALREADY_OPEN".into(),
+                    message: format!("this citizen already has an open {} application, receipt {receipt}", accepted.kind.as_str()),
+                }]));
+            }
+            let application_id = Uuid::now_v7();
+            let receipt = ReceiptNo::from_u64(fastrand::u64(..));
+            let now = now_ms();
+            let due = due_date(Stage::Application, today, false);
+            let fee_waiver = accepted.fee.waiver.as_str();
+            store::insert_application(
+                tx,
+                &NewApplication {
+                    application_id,
+                    receipt_number: receipt.as_str(),
+                    kind: accepted.kind,
+                    acceptance_point_code: &accepted.acceptance_point_code,
+                    citizen_id: accepted.citizen_id.as_str(),
+                    domicile_region_code: &accepted.domicile.as_string(),
+                    review_peer: &accepted.review_peer,
+                    submission: &request.encode_to_vec(),
+                    fee_amount_fen: i64::from(accepted.fee.amount_fen),
+                    fee_waiver,
+                    accepted_at_ms: now,
+                    due_date: &wire::date_to_text(due),
+                },
+            )
+            .await
+            .map_err(from_db)?;
+            let note = format!("accepted at {}", accepted.acceptance_point_code);
+            store::record_step(tx, application_id, ApplicationState::Submitted, now, &accepted.clerk, &note).await.map_err(from_db)?;
+            let message = pb::ReceiveApplicationRequest {
+                message_id: String::new(),
+                application_id: application_id.to_string(),
+                receipt_number: receipt.as_str().to_string(),
+                kind: request.kind,
+                acceptance_point_code: accepted.acceptance_point_code.clone(),
+                applicant: request.applicant.clone(),
+                guardian: request.guardian.clone(),
+                documents: request.documents.clone(),
+                accepted_at: Some(wire::ms_to_timestamp(now)),
+                application_due_date: Some(wire::date_to_wire(due)),
+                appearance_changed: request.appearance_changed,
+                origin: self.instance_name.clone(),
+                production_centre: self.production_centre.clone(),
+            };
+            enqueue(
+                tx,
+                NewMessage {
+                    destination: &accepted.review_peer,
+                    kind: KIND_RECEIVE_APPLICATION,
+                    ordering_key: &application_id.to_string(),
+                    payload: message.encode_to_vec(),
+                },
+            )
+            .await
+            .map_err(from_db)?;
+            tracing::info!(%application_id, citizen_id = %accepted.citizen_id, kind = accepted.kind.as_str(), review = %accepted.review_peer, "application accepted");
+            Ok(pb::SubmitApplicationResponse { application: Some(current(tx, application_id).await?) })
+        })
+        .await?;
+        if new {
+            self.relay.wake();
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn get_application(
+        &self,
+        request: Request<pb::GetApplicationRequest>,
+    ) -> Result<Response<pb::GetApplicationResponse>, Status> {
+        let key = Key::from_wire(request.into_inner().key)?;
+        let mut tx = self.db.begin().await.map_err(from_db)?;
+        let row = key.find(&mut tx).await?;
+        let application = current(&mut tx, row.application_id).await?;
+        Ok(Response::new(pb::GetApplicationResponse { application: Some(application) }))
+    }
+
+    async fn list_applications(
+        &self,
+        request: Request<pb::ListApplicationsRequest>,
+    ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+        let request = request.into_inner();
+        let mut errors = Vec::new();
+        let point = submission::point_code("acceptance_point_code", &request.acceptance_point_code).map_err(|e| errors.push(e)).ok();
+        let state = wire::enums::state_filter_from_wire("state", request.state).map_err(|e| errors.push(e)).ok().flatten();
+        let limit = wire::page_size("page_size", request.page_size, 50, 500).map_err(|e| errors.push(e)).ok();
+        let before = wire::page_after("page_token", &request.page_token).map_err(|e| errors.push(e)).ok().flatten();
+        let (Some(point), Some(limit)) = (point, limit) else {
+            return Err(invalid_argument(&errors));
+        };
+        if !errors.is_empty() {
+            return Err(invalid_argument(&errors));
+        }
+        let mut tx = self.db.begin().await.map_err(from_db)?;
+        let rows = store::list(&mut tx, &point, state, before, limit).await.map_err(from_db)?;
+        let next_page_token = match rows.last() {
+            Some(last) if rows.len() == limit as usize => last.seq.to_string(),
+            _ => String::new(),
+        };
+        let applications = rows.iter().map(view::summary).collect::<Result<_, _>>().map_err(from_db)?;
+        Ok(Response::new(pb::ListApplicationsResponse { applications, next_page_token }))
+    }
+
+    #[tracing::instrument(skip_all, fields(application_id = %request.get_ref().application_id))]
+    async fn confirm_card_arrival(
+        &self,
+        request: Request<pb::ConfirmCardArrivalRequest>,
+    ) -> Result<Response<pb::ConfirmCardArrivalResponse>, Status> {
+        let request = request.into_inner();
+        let id = wire::parse_uuid("application_id", &request.application_id).map_err(|e| invalid_argument(&[e]))?;
+        let clerk = wire::required_text("clerk", &request.clerk, 64).map_err(|e| invalid_argument(&[e]))?;
+        let (response, _) = idempotent::run(&self.db, "ConfirmCardArrival", &request.request_id, &request, async |tx| {
+            let row = Key::Id(id).find(tx).await?;
+            let state = row.state().map_err(from_db)?;
+            let next = transition(state, ApplicationEvent::Arrived).map_err(|_| {
+                refused(&[Reason {
+                    code: "CARD_NOT_DISPATCHED".into(),
+                    message: format!("no card was dispatched for this application; it is {}", state.as_str()),
+                }])
+            })?;
+            store::record_step(tx, id, next, now_ms(), &clerk, "card arrived at the acceptance point").await.map_err(from_db)?;
+            Ok(pb::ConfirmCardArrivalResponse { application: Some(current(tx, row.application_id).await?) })
+        })
+        .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn collect_card(
+        &self,
+        request: Request<pb::CollectCardRequest>,
+    ) -> Result<Response<pb::CollectCardResponse>, Status> {
+        let request = request.into_inner();
+        let key = Key::from_collect(request.key.clone())?;
+        let clerk = wire::required_text("clerk", &request.clerk, 64).map_err(|e| invalid_argument(&[e]))?;
+        let (response, _) = idempotent::run(&self.db, "CollectCard", &request.request_id, &request, async |tx| {
+            let row = key.find(tx).await?;
+            let state = row.state().map_err(from_db)?;
+            let mut reasons = Vec::new();
+            if !request.applicant_checked_and_signed {
+                reasons.push(Reason {
+                    code: "APPLICANT_NOT_SIGNED".into(),
+                    message: "the applicant must check the printed and chip data and sign".into(),
+                });
+            }
+            if row.kind().map_err(from_db)? == ApplicationKind::Renewal && !request.old_card_surrendered {
+                reasons.push(Reason {
+                    code: "OLD_CARD_NOT_SURRENDERED".into(),
+                    message: "on renewal the old card is handed back when the new one is collected".into(),
+                });
+            }
+            let next = transition(state, ApplicationEvent::Collected);
+            if next.is_err() {
+                reasons.insert(
+                    0,
+                    Reason {
+                        code: "CARD_NOT_READY".into(),
+                        message: format!("the card is not ready for collection; the application is {}", state.as_str()),
+                    },
+                );
+            }
+            let next = match next {
+                Ok(next) if reasons.is_empty() => next,
+                _ => return Err(refused(&reasons)),
+            };
+            let now = now_ms();
+            let collection = pb::Collection {
+                collected_at: Some(wire::ms_to_timestamp(now)),
+                clerk: clerk.clone(),
+                applicant_checked_and_signed: true,
+                old_card_surrendered: request.old_card_surrendered,
+            };
+            store::set_record(tx, row.application_id, Record::Collection, &collection.encode_to_vec()).await.map_err(from_db)?;
+            store::record_step(tx, row.application_id, next, now, &clerk, "collected by the applicant").await.map_err(from_db)?;
+            tracing::info!(application_id = %row.application_id, "card collected");
+            Ok(pb::CollectCardResponse { application: Some(current(tx, row.application_id).await?) })
+        })
+        .await?;
+        Ok(Response::new(response))
+    }
+}
+
+/// How a front end names an application.
+enum Key {
+    Id(Uuid),
+    Receipt(ReceiptNo),
+}
+
+impl Key {
+    fn from_wire(key: Option<pb::get_application_request::Key>) -> Result<Key, Status> {
+        use pb::get_application_request::Key as K;
+        match key {
+            Some(K::ApplicationId(id)) => Key::id(&id),
+            Some(K::ReceiptNumber(receipt)) => Key::receipt(&receipt),
+            None => Err(invalid_argument(&[FieldError::new("key", "required: application_id or receipt_number")])),
+        }
+    }
+
+    fn from_collect(key: Option<pb::collect_card_request::Key>) -> Result<Key, Status> {
+        use pb::collect_card_request::Key as K;
+        match key {
+            Some(K::ApplicationId(id)) => Key::id(&id),
+            Some(K::ReceiptNumber(receipt)) => Key::receipt(&receipt),
+            None => Err(invalid_argument(&[FieldError::new("key", "required: application_id or receipt_number")])),
+        }
+    }
+
+    fn id(text: &str) -> Result<Key, Status> {
+        wire::parse_uuid("application_id", text).map(Key::Id).map_err(|e| invalid_argument(&[e]))
+    }
+
+    fn receipt(text: &str) -> Result<Key, Status> {
+        ReceiptNo::parse(text)
+            .map(Key::Receipt)
+            .map_err(|err| invalid_argument(&[FieldError::new("receipt_number", err.to_string())]))
+    }
+
+    async fn find(&self, tx: &mut Tx) -> Result<ApplicationRow, Status> {
+        let row = match self {
+            Key::Id(id) => store::find(tx, *id).await,
+            Key::Receipt(receipt) => store::find_by_receipt(tx, receipt.as_str()).await,
+        };
+        row.map_err(from_db)?.ok_or_else(|| Status::not_found("no such application"))
+    }
+}
+
+/// The application as it now stands in `tx`, with its history.
+pub(crate) async fn current(tx: &mut Tx, application_id: Uuid) -> Result<pb::Application, Status> {
+    let row = store::find(tx, application_id).await.map_err(from_db)?.ok_or_else(|| Status::not_found("no such application"))?;
+    let history = store::history(tx, application_id).await.map_err(from_db)?;
+    view::application(&row, &history).map_err(from_db)
+}

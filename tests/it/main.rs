@@ -1,0 +1,9 @@
+//! End-to-end tests: the three real services over gRPC on loopback, each on its own fresh
+//! database (SQLite files, or PostgreSQL when `IDCARD_TEST_POSTGRES_URL` is set).
+
+#![allow(clippy::unwrap_used)]
+
+mod bad_input;
+mod delivery;
+mod flow;
+mod support;
