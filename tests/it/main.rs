@@ -6,4 +6,5 @@
 mod bad_input;
 mod delivery;
 mod flow;
+mod replicas;
 mod support;

@@ -147,6 +147,19 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, DbError> {
         Ok(match self {
+            // IMMEDIATE takes the write lock up front, waiting out the busy timeout. A
+            // deferred transaction that reads first (a request-id lookup) and writes later
+            // fails at once with SQLITE_BUSY_SNAPSHOT (517) if another connection (the
+            // relay) committed in between.
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// A transaction for reads only. On SQLite it does not take the write lock, so reads
+    /// run beside writers (WAL); on PostgreSQL it is an ordinary transaction.
+    pub async fn begin_read(&self) -> Result<Tx, DbError> {
+        Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
@@ -161,7 +174,21 @@ impl Db {
         };
         for set in std::iter::once(&own).chain(sets.iter().copied()) {
             match self {
-                Db::Sqlite(pool) => ignoring_others(set.sqlite).run(pool).await?,
+                Db::Sqlite(pool) => {
+                    // SQLite migrations take no lock: a replica starting beside another may
+                    // lose the race for a migration and find it applied when it tries again.
+                    let migrator = ignoring_others(set.sqlite);
+                    let mut attempt = 0;
+                    while let Err(err) = migrator.run(pool).await {
+                        attempt += 1;
+                        if attempt >= 20 {
+                            return Err(err.into());
+                        }
+                        tracing::debug!(error = %err, attempt, "migration raced another replica; retrying");
+                        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                    }
+                }
+                // PostgreSQL migrations hold an advisory lock.
                 Db::Postgres(pool) => ignoring_others(set.postgres).run(pool).await?,
             }
         }

@@ -116,7 +116,7 @@ impl AcceptanceService for Acceptance {
         request: Request<pb::GetApplicationRequest>,
     ) -> Result<Response<pb::GetApplicationResponse>, Status> {
         let key = Key::from_wire(request.into_inner().key)?;
-        let mut tx = self.db.begin().await.map_err(from_db)?;
+        let mut tx = self.db.begin_read().await.map_err(from_db)?;
         let row = key.find(&mut tx).await?;
         let application = current(&mut tx, row.application_id).await?;
         Ok(Response::new(pb::GetApplicationResponse { application: Some(application) }))
@@ -138,7 +138,7 @@ impl AcceptanceService for Acceptance {
         if !errors.is_empty() {
             return Err(invalid_argument(&errors));
         }
-        let mut tx = self.db.begin().await.map_err(from_db)?;
+        let mut tx = self.db.begin_read().await.map_err(from_db)?;
         let rows = store::list(&mut tx, &point, state, before, limit).await.map_err(from_db)?;
         let next_page_token = match rows.last() {
             Some(last) if rows.len() == limit as usize => last.seq.to_string(),

@@ -1,0 +1,299 @@
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use idcard_domain::ReceiptNo;
+use idcard_proto::v1::acceptance_inbox_service_server::{
+    AcceptanceInboxService, AcceptanceInboxServiceServer,
+};
+use idcard_proto::v1::production_inbox_service_client::ProductionInboxServiceClient;
+use idcard_proto::v1::production_service_client::ProductionServiceClient;
+use idcard_proto::v1::{
+    CalendarDate, CardItems, DispatchCardRequest, GetJobRequest, Issuance, ProductionJob,
+    ProductionStep, ReceiveDecisionRequest, ReceiveDecisionResponse, ReceiveProductionOrderRequest,
+    ReceiveProductionUpdateRequest, ReceiveProductionUpdateResponse, RecordQualityCheckRequest,
+    Sex, get_job_request,
+};
+use idcard_testkit::TestDb;
+use production::Config;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+/// The peer name the fake acceptance service is known by, and the orders' origin.
+pub const ORIGIN: &str = "acceptance-test";
+pub const ACCEPTANCE_POINT: &str = "440305-01";
+/// A valid citizen id (GB 11643 example): born 1949-12-31, female.
+pub const CITIZEN_ID: &str = "11010519491231002X";
+
+/// What the fake acceptance inbox received, in arrival order.
+#[derive(Clone, Default)]
+pub struct Received(Arc<Mutex<Vec<ReceiveProductionUpdateRequest>>>);
+
+impl Received {
+    pub fn all(&self) -> Vec<ReceiveProductionUpdateRequest> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `count` updates arrived and returns them all.
+    pub async fn wait_for(&self, count: usize) -> Vec<ReceiveProductionUpdateRequest> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let all = self.all();
+            if all.len() >= count {
+                return all;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {count} updates, got {:?}",
+                steps(&all)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The steps of `updates`, in order.
+pub fn steps(updates: &[ReceiveProductionUpdateRequest]) -> Vec<ProductionStep> {
+    updates.iter().map(|u| u.step()).collect()
+}
+
+struct FakeInbox {
+    received: Received,
+}
+
+#[tonic::async_trait]
+impl AcceptanceInboxService for FakeInbox {
+    async fn receive_decision(
+        &self,
+        _request: Request<ReceiveDecisionRequest>,
+    ) -> Result<Response<ReceiveDecisionResponse>, Status> {
+        Err(Status::unimplemented(
+            "the production service sends no decisions",
+        ))
+    }
+
+    async fn receive_production_update(
+        &self,
+        request: Request<ReceiveProductionUpdateRequest>,
+    ) -> Result<Response<ReceiveProductionUpdateResponse>, Status> {
+        self.received.0.lock().unwrap().push(request.into_inner());
+        Ok(Response::new(ReceiveProductionUpdateResponse {}))
+    }
+}
+
+/// A fake `idcard.v1.AcceptanceInboxService` that records what it receives.
+pub struct FakeAcceptance {
+    pub received: Received,
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl FakeAcceptance {
+    pub async fn start() -> FakeAcceptance {
+        FakeAcceptance::start_on(TcpListener::bind("127.0.0.1:0").await.unwrap()).await
+    }
+
+    pub async fn start_on(listener: TcpListener) -> FakeAcceptance {
+        let received = Received::default();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let service = AcceptanceInboxServiceServer::new(FakeInbox {
+            received: received.clone(),
+        });
+        let stopped = stop.clone().cancelled_owned();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped),
+        );
+        FakeAcceptance {
+            received,
+            addr,
+            stop,
+        }
+    }
+}
+
+impl Drop for FakeAcceptance {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A free local address nothing listens on (yet).
+pub async fn unused_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// The production service running on a fresh database, reporting to `acceptance`.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub production: ProductionServiceClient<Channel>,
+    pub inbox: ProductionInboxServiceClient<Channel>,
+    stop: CancellationToken,
+    _db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(acceptance: SocketAddr) -> TestApp {
+        if std::env::var_os("IDCARD_TEST_LOG").is_some() {
+            idcard_server::init_tracing(false);
+        }
+        let db = TestDb::fresh("production").await;
+        let mut config = Config::for_database(db.url.clone());
+        config.common.instance_name = Some("production-test".to_string());
+        config.common.peers = format!("{ORIGIN}=http://{acceptance}");
+        config.common.peer_timeout = Duration::from_secs(2);
+        config.common.relay_poll_interval = Duration::from_millis(50);
+        config.common.relay_base_backoff = Duration::from_millis(20);
+        config.common.relay_max_backoff = Duration::from_millis(200);
+        config.common.relay_max_attempts = 1000;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let serving = stop.clone();
+        tokio::spawn(async move {
+            if let Err(err) = production::serve_with_listener(config, listener, serving).await {
+                panic!("production service failed: {err}");
+            }
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        TestApp {
+            addr,
+            production: ProductionServiceClient::new(channel.clone()),
+            inbox: ProductionInboxServiceClient::new(channel),
+            stop,
+            _db: db,
+        }
+    }
+
+    /// Sends `order` and expects it acknowledged.
+    pub async fn send_order(&mut self, order: ReceiveProductionOrderRequest) {
+        self.inbox.receive_production_order(order).await.unwrap();
+    }
+
+    /// Sends a fresh order and returns the job it created.
+    pub async fn job_for_new_order(&mut self) -> ProductionJob {
+        let order = order(Uuid::now_v7());
+        let application_id = order.application_id.clone();
+        self.send_order(order).await;
+        self.job_of_application(&application_id).await
+    }
+
+    pub async fn job_of_application(&mut self, application_id: &str) -> ProductionJob {
+        let request = GetJobRequest {
+            key: Some(get_job_request::Key::ApplicationId(
+                application_id.to_string(),
+            )),
+        };
+        self.production
+            .get_job(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap()
+    }
+
+    pub async fn check(
+        &mut self,
+        job_id: &str,
+        passed: bool,
+        defects: &[&str],
+    ) -> Result<ProductionJob, Status> {
+        let request = check_request(job_id, passed, defects);
+        self.production
+            .record_quality_check(request)
+            .await
+            .map(|r| r.into_inner().job.unwrap())
+    }
+
+    pub async fn dispatch(
+        &mut self,
+        job_id: &str,
+        tracking_number: &str,
+    ) -> Result<ProductionJob, Status> {
+        let request = dispatch_request(job_id, tracking_number);
+        self.production
+            .dispatch_card(request)
+            .await
+            .map(|r| r.into_inner().job.unwrap())
+    }
+}
+
+pub fn check_request(job_id: &str, passed: bool, defects: &[&str]) -> RecordQualityCheckRequest {
+    RecordQualityCheckRequest {
+        request_id: Uuid::now_v7().to_string(),
+        job_id: job_id.to_string(),
+        passed,
+        defects: defects.iter().map(|d| d.to_string()).collect(),
+        operator: "qc-operator-7".to_string(),
+    }
+}
+
+pub fn dispatch_request(job_id: &str, tracking_number: &str) -> DispatchCardRequest {
+    DispatchCardRequest {
+        request_id: Uuid::now_v7().to_string(),
+        job_id: job_id.to_string(),
+        tracking_number: tracking_number.to_string(),
+        operator: "dispatcher-2".to_string(),
+    }
+}
+
+/// A valid production order for `application_id`, as a review service sends it.
+pub fn order(application_id: Uuid) -> ReceiveProductionOrderRequest {
+    let receipt = ReceiptNo::from_u64(application_id.as_u128() as u64);
+    ReceiveProductionOrderRequest {
+        message_id: Uuid::now_v7().to_string(),
+        application_id: application_id.to_string(),
+        receipt_number: receipt.as_str().to_string(),
+        acceptance_point_code: ACCEPTANCE_POINT.to_string(),
+        origin: ORIGIN.to_string(),
+        card_items: Some(CardItems {
+            citizen_id: CITIZEN_ID.to_string(),
+            name: "王秀英".to_string(),
+            sex: Sex::Female.into(),
+            ethnicity: "汉".to_string(),
+            birth_date: Some(CalendarDate {
+                year: 1949,
+                month: 12,
+                day: 31,
+            }),
+            domicile_address: "北京市西城区某街道 1 号".to_string(),
+        }),
+        photo: vec![0xFF, 0xD8, 0xFF, 0xE0],
+        issuance: Some(Issuance {
+            validity_start: Some(CalendarDate {
+                year: 2026,
+                month: 3,
+                day: 2,
+            }),
+            validity_end: None,
+            long_term: true,
+            issuing_authority: "北京市公安局西城分局".to_string(),
+            card_id: Uuid::now_v7().to_string(),
+        }),
+        ordered_at: Some(prost_types::Timestamp {
+            seconds: 1_772_000_000,
+            nanos: 0,
+        }),
+    }
+}
