@@ -8,3 +8,4 @@ mod delivery;
 mod flow;
 mod replicas;
 mod support;
+mod surface;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub struct TestStack {
+    urls: (String, String, String),
     pub acceptance: AcceptanceServiceClient<Channel>,
     pub acceptance_inbox: AcceptanceInboxServiceClient<Channel>,
     pub review: ReviewServiceClient<Channel>,
@@ -68,6 +69,7 @@ impl TestStack {
         let p = tokio::spawn(async move { production::serve_with_listener(production, production_listener, stop).await.unwrap() });
         let channel = |url: String| Channel::from_shared(url).unwrap().connect_lazy();
         let stack = TestStack {
+            urls: urls.clone(),
             acceptance: AcceptanceServiceClient::new(channel(urls.0.clone())),
             acceptance_inbox: AcceptanceInboxServiceClient::new(channel(urls.0)),
             review: ReviewServiceClient::new(channel(urls.1)),
@@ -77,6 +79,16 @@ impl TestStack {
             _databases: databases,
         };
         (stack, LateReview { addr: review_addr, config: review, shutdown })
+    }
+
+    /// A channel to one service by name.
+    pub fn channel(&self, service: &str) -> Channel {
+        let url = match service {
+            "acceptance" => &self.urls.0,
+            "review" => &self.urls.1,
+            _ => &self.urls.2,
+        };
+        Channel::from_shared(url.clone()).unwrap().connect_lazy()
     }
 
     /// Stops every service and waits for them.

@@ -10,6 +10,7 @@
 
 mod error;
 pub mod idempotency;
+pub mod postgres;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,0 +1,284 @@
+//! Reading a case as the reviewer sees it, and deciding it: approval issues the card
+//! and tells the acceptance side; rejection tells it why and whom to contact.
+
+use idcard_db::{Tx, now_ms};
+use idcard_domain::{ApplicationKind, CitizenId, RegionCode};
+use idcard_outbox::NewMessage;
+use idcard_proto::v1::{
+    self, ApproveApplicationResponse, ReceiveDecisionRequest, RejectApplicationRequest,
+    RejectApplicationResponse, receive_decision_request::Decision,
+};
+use idcard_server::status::{self, FieldError, Reason};
+use idcard_server::wire::{ms_to_timestamp, required_text, today_cst};
+use prost::Message as _;
+use tonic::Status;
+use uuid::Uuid;
+
+use crate::case::{Case, CaseState};
+use crate::precheck::{self, Subject};
+use crate::wire::optional_text;
+use crate::{delivery, issuance, store};
+
+/// The case, or `NOT_FOUND`.
+pub async fn find_case(tx: &mut Tx, application_id: Uuid) -> Result<Case, Status> {
+    store::find_case(tx, application_id)
+        .await
+        .map_err(status::from_db)?
+        .ok_or_else(|| {
+            Status::not_found(format!(
+                "no application {application_id} at this review service"
+            ))
+        })
+}
+
+/// The case as the reviewer sees it, with findings against the register as it is now.
+pub async fn review_case(tx: &mut Tx, case: &Case) -> Result<v1::ReviewCase, Status> {
+    let register = precheck::load(tx, &case.citizen_id, case.application_id)
+        .await
+        .map_err(status::from_db)?;
+    let subject = Subject {
+        kind: case.kind,
+        application_date: case.application_date(),
+        request: &case.request,
+    };
+    let findings = precheck::findings(&subject, register.as_ref());
+    Ok(case.to_wire(findings, register.is_some()))
+}
+
+fn already_decided(case: &Case) -> Status {
+    status::refused(&[Reason {
+        code: "CASE_ALREADY_DECIDED".to_string(),
+        message: format!(
+            "application {} is already {}",
+            case.application_id,
+            case.state.as_str()
+        ),
+    }])
+}
+
+/// Issues the card, records the approval and enqueues the decision for the acceptance
+/// side, in `tx`. The production order follows once the decision is delivered.
+///
+/// The card is valid from today (China Standard Time) for the applicant's age then,
+/// counted from the birth date inside the citizen id (a different birth date on the
+/// form is a finding the reviewer has seen). A replacement invalidates the resident's
+/// other cards; a renewal leaves the old card active until it is surrendered.
+pub async fn approve(
+    tx: &mut Tx,
+    application_id: Uuid,
+    reviewer: &str,
+    note: &str,
+) -> Result<ApproveApplicationResponse, Status> {
+    let mut case = find_case(tx, application_id).await?;
+    if case.state != CaseState::Pending {
+        return Err(already_decided(&case));
+    }
+    let issue_date = today_cst();
+    let citizen_id = CitizenId::parse(&case.citizen_id, issue_date)
+        .map_err(|err| stored_case_unreadable(&err))?;
+    let domicile = case
+        .request
+        .applicant
+        .as_ref()
+        .map(|a| a.domicile_region_code.as_str())
+        .unwrap_or_default();
+    let domicile = RegionCode::parse(domicile).map_err(|err| stored_case_unreadable(&err))?;
+    let now = now_ms();
+    let issued = issuance::issue(
+        citizen_id.as_str(),
+        citizen_id.birth_date(),
+        domicile,
+        application_id,
+        issue_date,
+        now,
+    );
+
+    if !store::record_approval(
+        tx,
+        application_id,
+        &issued.issuance,
+        issued.card.card_id,
+        reviewer,
+        note,
+        now,
+    )
+    .await
+    .map_err(status::from_db)?
+    {
+        return Err(already_decided(&case));
+    }
+    store::insert_card(tx, &issued.card)
+        .await
+        .map_err(status::from_db)?;
+    if case.kind == ApplicationKind::Replacement {
+        // The lost card is invalid for good once its replacement is issued.
+        let invalidated =
+            store::invalidate_cards_except(tx, citizen_id.as_str(), issued.card.card_id)
+                .await
+                .map_err(status::from_db)?;
+        tracing::info!(invalidated, "earlier cards invalidated by the replacement");
+    }
+    let decision = Decision::Approval(v1::Approval {
+        issuance: Some(issued.issuance.clone()),
+    });
+    enqueue_decision(tx, &case, decision, reviewer, now).await?;
+
+    case.state = CaseState::Approved;
+    case.issuance = Some(issued.issuance);
+    case.reviewer = Some(reviewer.to_string());
+    Ok(ApproveApplicationResponse {
+        review_case: Some(review_case(tx, &case).await?),
+    })
+}
+
+pub async fn reject(
+    tx: &mut Tx,
+    application_id: Uuid,
+    rejection: v1::Rejection,
+    reviewer: &str,
+) -> Result<RejectApplicationResponse, Status> {
+    let mut case = find_case(tx, application_id).await?;
+    if case.state != CaseState::Pending {
+        return Err(already_decided(&case));
+    }
+    let now = now_ms();
+    if !store::record_rejection(tx, application_id, &rejection, reviewer, now)
+        .await
+        .map_err(status::from_db)?
+    {
+        return Err(already_decided(&case));
+    }
+    enqueue_decision(
+        tx,
+        &case,
+        Decision::Rejection(rejection.clone()),
+        reviewer,
+        now,
+    )
+    .await?;
+
+    case.state = CaseState::Rejected;
+    case.rejection = Some(rejection);
+    case.reviewer = Some(reviewer.to_string());
+    Ok(RejectApplicationResponse {
+        review_case: Some(review_case(tx, &case).await?),
+    })
+}
+
+/// The decision goes to the acceptance service the case came from, in order with any
+/// other message about the application.
+async fn enqueue_decision(
+    tx: &mut Tx,
+    case: &Case,
+    decision: Decision,
+    reviewer: &str,
+    now: i64,
+) -> Result<(), Status> {
+    let message = ReceiveDecisionRequest {
+        message_id: String::new(),
+        application_id: case.application_id.to_string(),
+        decision: Some(decision),
+        decided_at: Some(ms_to_timestamp(now)),
+        reviewer: reviewer.to_string(),
+    };
+    let ordering_key = case.application_id.to_string();
+    idcard_outbox::enqueue(
+        tx,
+        NewMessage {
+            destination: &case.request.origin,
+            kind: delivery::RECEIVE_DECISION,
+            ordering_key: &ordering_key,
+            payload: message.encode_to_vec(),
+        },
+    )
+    .await
+    .map_err(status::from_db)?;
+    Ok(())
+}
+
+fn stored_case_unreadable(err: &dyn std::fmt::Display) -> Status {
+    tracing::error!(error = %err, "stored case does not parse");
+    Status::internal("stored case does not parse")
+}
+
+/// Reasons (at least one; upper-snake codes and details) and a contact (office and
+/// phone), all errors at once.
+pub fn check_rejection(
+    request: &RejectApplicationRequest,
+    errors: &mut Vec<FieldError>,
+) -> v1::Rejection {
+    if request.reasons.is_empty() {
+        errors.push(FieldError::new(
+            "reasons",
+            "required: at least one reason with a code and details",
+        ));
+    }
+    let mut reasons = Vec::with_capacity(request.reasons.len());
+    for (i, reason) in request.reasons.iter().enumerate() {
+        let code = reason.code.trim();
+        if code.is_empty() {
+            errors.push(FieldError::new(format!("reasons[{i}].code"), "required"));
+        } else if !is_reason_code(code) {
+            errors.push(FieldError::new(
+                format!("reasons[{i}].code"),
+                format!("expected an upper-snake reason code such as IDENTITY_INCONSISTENT, got {code:?}"),
+            ));
+        }
+        let detail = required_text(&format!("reasons[{i}].detail"), &reason.detail, 1000)
+            .map_err(|e| errors.push(e));
+        reasons.push(v1::RejectionReason {
+            code: code.to_string(),
+            detail: detail.unwrap_or_default(),
+        });
+    }
+    let contact = match request.contact.as_ref() {
+        None => {
+            errors.push(FieldError::new(
+                "contact",
+                "required: the office and phone the applicant contacts",
+            ));
+            None
+        }
+        Some(contact) => {
+            let office =
+                required_text("contact.office", &contact.office, 100).map_err(|e| errors.push(e));
+            let phone =
+                required_text("contact.phone", &contact.phone, 32).map_err(|e| errors.push(e));
+            let person =
+                optional_text("contact.person", &contact.person, 64).map_err(|e| errors.push(e));
+            Some(v1::Contact {
+                office: office.unwrap_or_default(),
+                person: person.unwrap_or_default(),
+                phone: phone.unwrap_or_default(),
+            })
+        }
+    };
+    v1::Rejection { reasons, contact }
+}
+
+/// `IDENTITY_INCONSISTENT`, `RECORD_LOCKED`: upper-case words joined by single
+/// underscores, starting with a letter, at most 64 characters.
+fn is_reason_code(code: &str) -> bool {
+    code.len() <= 64
+        && code.starts_with(|c: char| c.is_ascii_uppercase())
+        && code.split('_').all(|word| {
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_are_upper_snake() {
+        assert!(is_reason_code("IDENTITY_INCONSISTENT"));
+        assert!(is_reason_code("RULE_2"));
+        for bad in ["identity", "_X", "X__Y", "X_", "2X", "X-Y", ""] {
+            assert!(!is_reason_code(bad), "{bad}");
+        }
+    }
+}

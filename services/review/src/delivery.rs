@@ -1,0 +1,139 @@
+//! The outbox deliverer: decisions to the acceptance service a case came from, and
+//! production orders to the production centre it names.
+//!
+//! A production order is enqueued only when the approval has reached the acceptance
+//! side ([`ReviewDeliverer::on_delivered`], in the transaction that marks the approval
+//! delivered), so the acceptance point hears "approved" before any production step.
+
+use idcard_db::{DbError, Tx, now_ms};
+use idcard_outbox::{Deliverer, DeliveryError, Message, NewMessage};
+use idcard_proto::v1::acceptance_inbox_service_client::AcceptanceInboxServiceClient;
+use idcard_proto::v1::production_inbox_service_client::ProductionInboxServiceClient;
+use idcard_proto::v1::receive_decision_request::Decision;
+use idcard_proto::v1::{ReceiveDecisionRequest, ReceiveProductionOrderRequest};
+use idcard_server::Peers;
+use idcard_server::status::delivery_error;
+use idcard_server::wire::ms_to_timestamp;
+use prost::Message as _;
+use uuid::Uuid;
+
+use crate::case::CaseState;
+use crate::store;
+
+/// A decision to the acceptance service the case came from.
+pub const RECEIVE_DECISION: &str = "acceptance.receive_decision";
+/// A production order to the production centre the case names.
+pub const RECEIVE_PRODUCTION_ORDER: &str = "production.receive_production_order";
+
+/// Turns the review service's outbox rows into calls to its peers.
+pub struct ReviewDeliverer {
+    peers: Peers,
+}
+
+impl ReviewDeliverer {
+    pub fn new(peers: Peers) -> Self {
+        ReviewDeliverer { peers }
+    }
+}
+
+impl Deliverer for ReviewDeliverer {
+    async fn deliver(&self, message: &Message) -> Result<(), DeliveryError> {
+        let channel = self
+            .peers
+            .channel(&message.destination)
+            .map_err(|err| DeliveryError::Permanent(err.to_string()))?;
+        // Payloads are stored without a message id: the outbox assigns it on enqueue.
+        let message_id = message.message_id.to_string();
+        match message.kind.as_str() {
+            RECEIVE_DECISION => {
+                let mut request = ReceiveDecisionRequest::decode(message.payload.as_slice())
+                    .map_err(undecodable)?;
+                request.message_id = message_id;
+                AcceptanceInboxServiceClient::new(channel)
+                    .receive_decision(request)
+                    .await
+                    .map_err(|s| delivery_error(&s))?;
+            }
+            RECEIVE_PRODUCTION_ORDER => {
+                let mut request = ReceiveProductionOrderRequest::decode(message.payload.as_slice())
+                    .map_err(undecodable)?;
+                request.message_id = message_id;
+                ProductionInboxServiceClient::new(channel)
+                    .receive_production_order(request)
+                    .await
+                    .map_err(|s| delivery_error(&s))?;
+            }
+            other => {
+                return Err(DeliveryError::Permanent(format!(
+                    "unknown message kind {other:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_delivered(&self, tx: &mut Tx, message: &Message) -> Result<(), DbError> {
+        if message.kind != RECEIVE_DECISION {
+            return Ok(());
+        }
+        // `deliver` decoded this payload a moment ago.
+        let Ok(decision) = ReceiveDecisionRequest::decode(message.payload.as_slice()) else {
+            return Ok(());
+        };
+        if !matches!(decision.decision, Some(Decision::Approval(_))) {
+            return Ok(());
+        }
+        let Ok(application_id) = Uuid::parse_str(&decision.application_id) else {
+            tracing::error!(message_id = %message.message_id, "approval names no application id; no production order");
+            return Ok(());
+        };
+        order_production(tx, application_id).await
+    }
+}
+
+/// Enqueues the production order of an approved case, once.
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
+async fn order_production(tx: &mut Tx, application_id: Uuid) -> Result<(), DbError> {
+    let Some(case) = store::find_case(tx, application_id).await? else {
+        tracing::error!("approved case not found; no production order");
+        return Ok(());
+    };
+    if case.state != CaseState::Approved {
+        return Ok(());
+    }
+    let now = now_ms();
+    if !store::mark_production_ordered(tx, application_id, now).await? {
+        // A repeated delivery of the approval: the order is already on its way.
+        return Ok(());
+    }
+    let request = case.request;
+    let applicant = request.applicant.unwrap_or_default();
+    let order = ReceiveProductionOrderRequest {
+        message_id: String::new(),
+        application_id: application_id.to_string(),
+        receipt_number: request.receipt_number,
+        acceptance_point_code: request.acceptance_point_code,
+        origin: request.origin,
+        card_items: applicant.card_items,
+        photo: applicant.photo,
+        issuance: case.issuance,
+        ordered_at: Some(ms_to_timestamp(now)),
+    };
+    let ordering_key = application_id.to_string();
+    idcard_outbox::enqueue(
+        tx,
+        NewMessage {
+            destination: &request.production_centre,
+            kind: RECEIVE_PRODUCTION_ORDER,
+            ordering_key: &ordering_key,
+            payload: order.encode_to_vec(),
+        },
+    )
+    .await?;
+    tracing::info!(production_centre = %request.production_centre, "production order enqueued");
+    Ok(())
+}
+
+fn undecodable(err: prost::DecodeError) -> DeliveryError {
+    DeliveryError::Permanent(format!("payload does not decode: {err}"))
+}

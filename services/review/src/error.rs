@@ -1,0 +1,19 @@
+//! Why the service could not start or stopped with an error.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Database(#[from] idcard_db::DbError),
+    #[error("peers: {0}")]
+    Peers(#[from] idcard_server::PeerError),
+    #[error(transparent)]
+    Serve(#[from] idcard_server::ServeError),
+}

@@ -1,0 +1,44 @@
+//! All SQL of the review service, and the only place that reads or writes personal
+//! data (citizen ids, card items, photos inside the stored request, phones), so that
+//! encryption at rest is a change here and nowhere else.
+//!
+//! Functions take `&mut Tx` so that a handler puts a state change and its outbox row in
+//! one transaction. Calendar dates are stored as `YYYY-MM-DD` text, instants as epoch
+//! milliseconds, ids as UUIDs, and messages kept whole as prost-encoded blobs.
+
+mod cases;
+mod register;
+
+use idcard_db::DbError;
+use time::Date;
+use time::macros::format_description;
+
+pub use cases::{
+    NewCase, find_case, insert_case, list_pending, mark_production_ordered, record_approval,
+    record_rejection,
+};
+pub use register::{
+    Upserted, cards_of, find_resident, has_duplicate_record, insert_card, invalidate_cards_except,
+    upsert_imported_cards, upsert_resident,
+};
+
+const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]");
+
+fn date_to_sql(date: Date) -> String {
+    date.format(DATE_FORMAT)
+        .expect("a calendar date formats as YYYY-MM-DD")
+}
+
+fn date_from_sql(text: &str) -> Result<Date, DbError> {
+    Date::parse(text, DATE_FORMAT).map_err(|err| corrupt(format!("date {text:?}: {err}")))
+}
+
+/// A stored value this code cannot read back (written by a newer or broken version).
+fn corrupt(what: String) -> DbError {
+    DbError::Sqlx(sqlx::Error::Decode(what.into()))
+}
+
+fn decode<M: prost::Message + Default>(what: &str, bytes: &[u8]) -> Result<M, DbError> {
+    M::decode(bytes).map_err(|err| corrupt(format!("stored {what}: {err}")))
+}
