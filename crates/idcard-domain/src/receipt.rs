@@ -2,10 +2,12 @@
 //! with a check symbol.
 //!
 //! Ten data symbols (50 bits) and one check symbol in Crockford's base32 (digits and
-//! letters without I, L, O, U), displayed as `XXXXX-XXXXX-C`. The check symbol is
-//! Crockford's: the value mod 37, written with the 32 symbols plus `* ~ $ = U`. Because
-//! 37 is prime and does not divide 32 or 31, it catches every single-symbol change and
-//! every transposition of two neighbouring symbols (the check symbol included).
+//! letters without I, L, O, U), displayed as `XXXXX-XXXXX-C`. The check symbol is drawn
+//! from the same 32 symbols, so a clerk never reads out a punctuation mark: it is a Damm
+//! check over the quasigroup `x ∘ y = 2·x + y` in GF(32) (modulus x⁵ + x² + 1). That
+//! quasigroup is totally anti-symmetric (`(c∘x)∘y = (c∘y)∘x` implies `x = y`, because
+//! 2 ≠ 1), so the check catches every single-symbol change and every transposition of
+//! two neighbouring symbols, the check symbol included.
 //!
 //! Parsing is forgiving the way Crockford intends: lower case, missing or extra hyphens,
 //! `O` read as `0`, `I` and `L` read as `1`.
@@ -13,7 +15,7 @@
 use std::fmt;
 
 const DATA_SYMBOLS: usize = 10;
-const ALPHABET: &[u8; 37] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U";
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const VALUE_MASK: u64 = (1 << 50) - 1;
 
 /// A valid receipt number, stored in canonical form `XXXXX-XXXXX-C`.
@@ -49,6 +51,21 @@ impl ReceiptError {
     }
 }
 
+/// `2·x` in GF(32) with the primitive modulus x⁵ + x² + 1.
+fn times_two(x: u8) -> u8 {
+    let doubled = x << 1;
+    if doubled & 0x20 != 0 {
+        doubled ^ 0x25
+    } else {
+        doubled
+    }
+}
+
+/// The Damm interim value after `symbols` (each below 32); a valid number ends at 0.
+fn damm(symbols: impl Iterator<Item = u8>) -> u8 {
+    symbols.fold(0, |interim, symbol| times_two(interim) ^ symbol)
+}
+
 /// The value of a symbol as read (case-insensitive, with Crockford's aliases).
 fn symbol_value(c: char) -> Option<u8> {
     let c = c.to_ascii_uppercase();
@@ -74,7 +91,10 @@ impl ReceiptNo {
             text[at] = ALPHABET[(rest & 31) as usize];
             rest >>= 5;
         }
-        text[12] = ALPHABET[(value % 37) as usize];
+        let data = (0..DATA_SYMBOLS)
+            .rev()
+            .map(|i| ((value >> (5 * i)) & 31) as u8);
+        text[12] = ALPHABET[usize::from(times_two(damm(data)))];
         ReceiptNo { text, value }
     }
 
@@ -89,16 +109,11 @@ impl ReceiptNo {
         let mut check = 0u8;
         for (i, c) in symbols.enumerate() {
             let is_check = i == DATA_SYMBOLS;
-            let v = symbol_value(c).filter(|&v| is_check || v < 32);
-            let Some(v) = v else {
+            let Some(v) = symbol_value(c) else {
                 return Err(ReceiptError::Symbol {
                     position: i + 1,
                     found: c,
-                    expected: if is_check {
-                        "a Crockford base32 symbol or one of * ~ $ = U"
-                    } else {
-                        "a Crockford base32 symbol"
-                    },
+                    expected: "a Crockford base32 symbol",
                 });
             };
             if is_check {
@@ -107,7 +122,10 @@ impl ReceiptNo {
                 value = value << 5 | u64::from(v);
             }
         }
-        let expected = (value % 37) as usize;
+        let data = (0..DATA_SYMBOLS)
+            .rev()
+            .map(|i| ((value >> (5 * i)) & 31) as u8);
+        let expected = usize::from(times_two(damm(data)));
         if usize::from(check) != expected {
             return Err(ReceiptError::CheckSymbol {
                 found: char::from(ALPHABET[usize::from(check)]),
@@ -181,25 +199,29 @@ mod tests {
         assert_eq!(ReceiptNo::parse(&plain.to_lowercase()), Ok(r));
         assert_eq!(ReceiptNo::parse(&format!("-{plain}--")), Ok(r));
         let zero = ReceiptNo::from_u64(1);
-        assert_eq!(zero.as_str(), "00000-00001-1");
-        assert_eq!(ReceiptNo::parse("oOOoo-0000L-i"), Ok(zero));
+        assert_eq!(zero.as_str(), "00000-00001-2");
+        assert_eq!(ReceiptNo::parse("oOOoo-0000L-2"), Ok(zero));
     }
 
     #[test]
     fn wrong_check_symbol_is_reported() {
-        let err = ReceiptNo::parse("00000-00001-2").expect_err("bad check");
+        let err = ReceiptNo::parse("00000-00001-1").expect_err("bad check");
         assert_eq!(
             err.to_string(),
-            "receipt number check symbol is 2, expected 1"
+            "receipt number check symbol is 1, expected 2"
         );
         assert_eq!(err.reason_code(), "RECEIPT_NO_CHECK_SYMBOL");
     }
 
     #[test]
-    fn u_is_only_a_check_symbol() {
+    fn u_is_not_a_symbol() {
         assert!(matches!(
             ReceiptNo::parse("U0000-00000-0"),
             Err(ReceiptError::Symbol { position: 1, .. })
+        ));
+        assert!(matches!(
+            ReceiptNo::parse("00000-00000-U"),
+            Err(ReceiptError::Symbol { position: 11, .. })
         ));
         assert_eq!(
             ReceiptNo::parse("0000"),
