@@ -56,12 +56,17 @@ pub fn reason_codes(status: &Status) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The fields named by a status made with [`invalid_argument`].
-pub fn violated_fields(status: &Status) -> Vec<String> {
+/// The field violations of a status made with [`invalid_argument`].
+pub fn field_violations(status: &Status) -> Vec<FieldError> {
     status
         .get_details_bad_request()
-        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .map(|bad| bad.field_violations.into_iter().map(|v| FieldError::new(v.field, v.description)).collect())
         .unwrap_or_default()
+}
+
+/// The fields named by a status made with [`invalid_argument`].
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    field_violations(status).into_iter().map(|v| v.field).collect()
 }
 
 /// Maps a database error. A unique violation is a duplicate; anything else is internal

@@ -1,0 +1,81 @@
+//! `idctl`: the operator and developer CLI. Runs the whole stack in one process
+//! (`idctl up`), drives the flow (`idctl demo`), and calls every RPC so that an operator
+//! can script the flow. Errors exit non-zero with the gRPC status message.
+
+mod acceptance_cmd;
+mod demo;
+mod endpoints;
+mod id_check;
+mod migrate_cmd;
+mod outbox_cmd;
+mod print;
+mod production_cmd;
+mod register;
+mod review_cmd;
+mod up;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::endpoints::Endpoints;
+
+#[derive(Parser)]
+#[command(name = "idctl", version, about = "Cross-region resident ID card services: run, drive and inspect the stack")]
+struct Cli {
+    #[command(flatten)]
+    endpoints: Endpoints,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the three services in this process (SQLite under the data directory by default).
+    Up(up::Args),
+    /// Drive one renewal and one replacement through a running stack to collection.
+    Demo(demo::Args),
+    /// Acceptance-point RPCs: submit, get, list, arrival, collection.
+    #[command(subcommand)]
+    Acceptance(acceptance_cmd::Command),
+    /// Domicile review RPCs: pending list, case, approve, reject.
+    #[command(subcommand)]
+    Review(review_cmd::Command),
+    /// Production centre RPCs: jobs, quality checks, dispatch.
+    #[command(subcommand)]
+    Production(production_cmd::Command),
+    /// The household register at the domicile review service.
+    #[command(subcommand)]
+    Register(register::Command),
+    /// Apply a service's database migrations (each service also does at start).
+    Migrate(migrate_cmd::Args),
+    /// Dead letters of a service's outbox.
+    #[command(subcommand)]
+    Outbox(outbox_cmd::Command),
+    /// Citizen ID numbers.
+    #[command(subcommand)]
+    Id(id_check::Command),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Up(args) => up::run(args).await,
+        Command::Demo(args) => demo::run(args, &cli.endpoints).await,
+        Command::Acceptance(cmd) => acceptance_cmd::run(cmd, &cli.endpoints).await,
+        Command::Review(cmd) => review_cmd::run(cmd, &cli.endpoints).await,
+        Command::Production(cmd) => production_cmd::run(cmd, &cli.endpoints).await,
+        Command::Register(cmd) => register::run(cmd, &cli.endpoints).await,
+        Command::Migrate(args) => migrate_cmd::run(args).await,
+        Command::Outbox(cmd) => outbox_cmd::run(cmd).await,
+        Command::Id(cmd) => id_check::run(cmd).await,
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", endpoints::describe(&err));
+            ExitCode::FAILURE
+        }
+    }
+}

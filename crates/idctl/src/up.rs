@@ -1,0 +1,111 @@
+//! `idctl up`: the whole stack in one process, on SQLite files under the data directory
+//! (nothing to install). Ctrl-C stops every service gracefully.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use idcard_proto::v1 as pb;
+use idctl::stack::Stack;
+
+use crate::endpoints;
+use crate::register;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the SQLite databases live.
+    #[arg(long, env = "IDCARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Address the three services bind.
+    #[arg(long, env = "IDCARD_BIND", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    #[arg(long, env = "IDCARD_ACCEPTANCE_PORT", default_value_t = acceptance::DEFAULT_PORT)]
+    pub acceptance_port: u16,
+    #[arg(long, env = "IDCARD_REVIEW_PORT", default_value_t = review::DEFAULT_PORT)]
+    pub review_port: u16,
+    #[arg(long, env = "IDCARD_PRODUCTION_PORT", default_value_t = production::DEFAULT_PORT)]
+    pub production_port: u16,
+    /// Run on PostgreSQL instead of SQLite: `postgres://USER@HOST:PORT`. Each service gets
+    /// its own database (idcard_acceptance, idcard_review, idcard_production), created if
+    /// missing.
+    #[arg(long, env = "IDCARD_POSTGRES_URL")]
+    pub postgres: Option<String>,
+    /// Do not load the sample household register records.
+    #[arg(long)]
+    pub no_seed: bool,
+    /// Log as JSON lines.
+    #[arg(long, env = "IDCARD_LOG_JSON")]
+    pub log_json: bool,
+}
+
+/// The sample residents in several provinces that `idctl demo` uses.
+const SAMPLE_RESIDENTS: &str = include_str!("seed/residents.jsonl");
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    idcard_server::init_tracing(args.log_json);
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let stack = Stack::bind(args.bind, [args.acceptance_port, args.review_port, args.production_port]).await?;
+    let [acceptance_db, review_db, production_db] = databases(&args).await?;
+    let store = if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    let configs = stack.configs(acceptance_db, review_db, production_db);
+    let shutdown = idcard_server::shutdown_on_signal();
+    let urls = stack.urls();
+    let running = stack.spawn(configs, shutdown.clone());
+
+    if !args.no_seed {
+        seed(&urls.1).await?;
+    }
+    println!(
+        "stack up on {store}: acceptance {}, review {}, production {}; Ctrl-C stops",
+        urls.0,
+        urls.1,
+        urls.2
+    );
+    running.wait(shutdown).await?;
+    println!("stack stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One database per service: SQLite files under the data directory, or PostgreSQL
+/// databases created on the server if missing.
+async fn databases(args: &Args) -> anyhow::Result<[String; 3]> {
+    let names = ["acceptance", "review", "production"];
+    let mut urls = Vec::with_capacity(3);
+    for name in names {
+        let url = match &args.postgres {
+            Some(server) => idcard_db::postgres::ensure_database(server, &format!("idcard_{name}"))
+                .await
+                .with_context(|| format!("preparing the {name} database on PostgreSQL"))?,
+            None => format!("sqlite:{}", args.data_dir.join(format!("{name}.db")).display()),
+        };
+        urls.push(url);
+    }
+    urls.try_into().map_err(|_| anyhow::anyhow!("three databases"))
+}
+
+/// Loads the sample residents once the review service answers. The fixed request id
+/// makes a second start a no-op.
+async fn seed(review_url: &str) -> anyhow::Result<()> {
+    let residents = register::parse_jsonl(SAMPLE_RESIDENTS)
+        .map_err(|errors| anyhow::anyhow!("sample residents: {}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))?;
+    let count = residents.len();
+    let request = pb::ImportResidentsRequest { request_id: "idctl-up-sample-residents-v1".to_string(), residents };
+    for attempt in 0.. {
+        match endpoints::connect(review_url).await {
+            Ok(channel) => {
+                let mut client = pb::review_service_client::ReviewServiceClient::new(channel);
+                client.import_residents(request.clone()).await.map_err(|s| anyhow::Error::from(s).context("loading sample residents"))?;
+                tracing::info!(count, "sample household register records loaded");
+                return Ok(());
+            }
+            Err(err) if attempt < 50 => {
+                tracing::debug!(error = %err, "review service not up yet");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! Running the binary, and a stack for it to talk to.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use idcard_testkit::TestDb;
+use idctl::stack::Stack;
+use tokio_util::sync::CancellationToken;
+
+/// Where the binary looks for the services; a port nothing listens on unless a test
+/// starts a stack, so that a command that should not connect would fail loudly.
+#[derive(Clone)]
+pub struct Urls {
+    pub acceptance: String,
+    pub review: String,
+    pub production: String,
+}
+
+impl Default for Urls {
+    fn default() -> Self {
+        let nowhere = "http://127.0.0.1:9".to_string();
+        Urls {
+            acceptance: nowhere.clone(),
+            review: nowhere.clone(),
+            production: nowhere,
+        }
+    }
+}
+
+/// What a run of the binary left behind.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The stdout of a run that must succeed.
+    #[track_caller]
+    pub fn ok(self) -> String {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self.stdout
+    }
+}
+
+fn command(urls: &Urls, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_idctl"));
+    command
+        .args(args)
+        .env("IDCARD_ACCEPTANCE_URL", &urls.acceptance)
+        .env("IDCARD_REVIEW_URL", &urls.review)
+        .env("IDCARD_PRODUCTION_URL", &urls.production)
+        .env_remove("IDCARD_DATABASE_URL")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs `idctl ARGS` with no services to talk to.
+pub fn idctl(args: &[&str]) -> Run {
+    idctl_at(&Urls::default(), args)
+}
+
+pub fn idctl_at(urls: &Urls, args: &[&str]) -> Run {
+    Run::from(command(urls, args).output().expect("run idctl"))
+}
+
+/// Runs `idctl ARGS` with `input` on standard input.
+pub fn idctl_with_stdin(args: &[&str], input: &[u8]) -> Run {
+    let mut child = command(&Urls::default(), args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn idctl");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output().expect("idctl output");
+    writer.join().expect("writer thread").expect("write stdin");
+    Run::from(output)
+}
+
+/// A citizen id from its first 17 digits.
+pub fn citizen_id(first17: &str) -> String {
+    let digits: &[u8; 17] = first17.as_bytes().try_into().expect("17 digits");
+    format!(
+        "{first17}{}",
+        char::from(idcard_domain::check_character(digits))
+    )
+}
+
+/// The three services on port 0, each on a fresh database.
+pub struct TestStack {
+    pub urls: Urls,
+    pub acceptance_db: String,
+    shutdown: CancellationToken,
+    stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dbs: Vec<TestDb>,
+}
+
+impl TestStack {
+    pub async fn start() -> TestStack {
+        let dbs = vec![
+            TestDb::fresh("acceptance").await,
+            TestDb::fresh("review").await,
+            TestDb::fresh("production").await,
+        ];
+        let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0])
+            .await
+            .expect("bind three ports");
+        let (acceptance, review, production) = stack.urls();
+        let configs = stack.configs(dbs[0].url.clone(), dbs[1].url.clone(), dbs[2].url.clone());
+        let shutdown = CancellationToken::new();
+        let running = stack.spawn(configs, shutdown.clone());
+        let stopped = tokio::spawn(running.wait(shutdown.clone()));
+        TestStack {
+            urls: Urls {
+                acceptance,
+                review,
+                production,
+            },
+            acceptance_db: dbs[0].url.clone(),
+            shutdown,
+            stopped,
+            _dbs: dbs,
+        }
+    }
+
+    /// Runs `idctl ARGS` against this stack, off the async workers.
+    pub async fn idctl(&self, args: &[&str]) -> Run {
+        let urls = self.urls.clone();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            idctl_at(&urls, &args)
+        })
+        .await
+        .expect("idctl task")
+    }
+
+    /// Runs `idctl ARGS` until its stdout satisfies `done` (asynchronous steps).
+    pub async fn idctl_until(&self, args: &[&str], done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let run = self.idctl(args).await;
+            if run.code == Some(0) && done(&run.stdout) {
+                return run.stdout;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting on idctl {args:?}:\n{}\n{}",
+                run.stdout,
+                run.stderr
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.stopped
+            .await
+            .expect("stack task")
+            .expect("stack stopped cleanly");
+    }
+}
+
+/// The value after `label` on the line that starts with it (after indentation).
+pub fn value_of<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines()
+        .map(str::trim_start)
+        .find_map(|line| line.strip_prefix(label).map(str::trim))
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{text}"))
+}
