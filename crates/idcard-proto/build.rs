@@ -7,7 +7,12 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["idcard/v1/common.proto", "idcard/v1/acceptance.proto", "idcard/v1/review.proto", "idcard/v1/production.proto"];
+    let files = [
+        "idcard/v1/common.proto",
+        "idcard/v1/acceptance.proto",
+        "idcard/v1/review.proto",
+        "idcard/v1/production.proto",
+    ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", root.join(file).display());
     }

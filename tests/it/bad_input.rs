@@ -11,10 +11,17 @@ async fn assert_refused_naming(stack: &mut TestStack, request: pb::SubmitApplica
     let status = stack.submit(request).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     let fields = idcard_server::status::violated_fields(&status);
-    assert!(fields.iter().any(|f| f == field), "expected {field} among {fields:?}: {}", status.message());
+    assert!(
+        fields.iter().any(|f| f == field),
+        "expected {field} among {fields:?}: {}",
+        status.message()
+    );
     let listed = stack
         .acceptance
-        .list_applications(pb::ListApplicationsRequest { acceptance_point_code: "310104-01".into(), ..Default::default() })
+        .list_applications(pb::ListApplicationsRequest {
+            acceptance_point_code: "310104-01".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -23,7 +30,14 @@ async fn assert_refused_naming(stack: &mut TestStack, request: pb::SubmitApplica
 
 fn with_citizen_id(id: &str) -> pb::SubmitApplicationRequest {
     let mut request = replacement(&LI);
-    request.applicant.as_mut().unwrap().card_items.as_mut().unwrap().citizen_id = id.into();
+    request
+        .applicant
+        .as_mut()
+        .unwrap()
+        .card_items
+        .as_mut()
+        .unwrap()
+        .citizen_id = id.into();
     request
 }
 
@@ -39,7 +53,11 @@ async fn malformed_citizen_ids_name_the_field() {
     ] {
         let status = stack.submit(with_citizen_id(bad)).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{why}");
-        assert!(idcard_server::status::violated_fields(&status).contains(&field.to_string()), "{why}: {}", status.message());
+        assert!(
+            idcard_server::status::violated_fields(&status).contains(&field.to_string()),
+            "{why}: {}",
+            status.message()
+        );
     }
     assert_refused_naming(&mut stack, with_citizen_id(""), field).await;
     stack.stop().await;
@@ -81,7 +99,10 @@ async fn documents_that_do_not_fit_the_kind_are_refused() {
     let mut stack = TestStack::start().await;
     // A renewal with a replacement's documents: no old card handed in.
     let mut request = renewal(&WANG);
-    request.documents = vec![pb::DocumentKind::HouseholdBooklet.into(), pb::DocumentKind::ResidencePermit.into()];
+    request.documents = vec![
+        pb::DocumentKind::HouseholdBooklet.into(),
+        pb::DocumentKind::ResidencePermit.into(),
+    ];
 
     assert_refused_naming(&mut stack, request, "documents").await;
     stack.stop().await;

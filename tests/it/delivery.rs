@@ -22,7 +22,11 @@ async fn applications_submitted_while_review_is_down_arrive_once_it_starts() {
     }
     let pending = stack
         .review
-        .list_pending_applications(pb::ListPendingApplicationsRequest { jurisdiction_code: "11".into(), page_size: 0, page_token: String::new() })
+        .list_pending_applications(pb::ListPendingApplicationsRequest {
+            jurisdiction_code: "11".into(),
+            page_size: 0,
+            page_token: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -44,7 +48,10 @@ async fn the_same_request_id_twice_gives_one_application() {
     assert_eq!(first.receipt_number, again.receipt_number);
     let listed = stack
         .acceptance
-        .list_applications(pb::ListApplicationsRequest { acceptance_point_code: "310104-01".into(), ..Default::default() })
+        .list_applications(pb::ListApplicationsRequest {
+            acceptance_point_code: "310104-01".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -84,13 +91,20 @@ async fn a_repeated_message_is_acknowledged_and_changes_nothing() {
         operator: "qc-2".into(),
     };
 
-    stack.acceptance_inbox.receive_production_update(update.clone()).await.unwrap();
+    stack
+        .acceptance_inbox
+        .receive_production_update(update.clone())
+        .await
+        .unwrap();
     let once = stack.get(&id).await;
     stack.acceptance_inbox.receive_production_update(update).await.unwrap();
     let twice = stack.get(&id).await;
 
     assert_eq!(once.history.len(), twice.history.len());
-    assert_eq!(states(&twice).iter().filter(|s| **s == S::QualityCheckFailed).count(), 1);
+    assert_eq!(
+        states(&twice).iter().filter(|s| **s == S::QualityCheckFailed).count(),
+        1
+    );
     stack.stop().await;
 }
 
@@ -107,7 +121,11 @@ async fn a_message_for_a_step_not_reached_yet_is_refused_for_retry() {
         operator: String::new(),
     };
 
-    let refused = stack.acceptance_inbox.receive_production_update(update).await.unwrap_err();
+    let refused = stack
+        .acceptance_inbox
+        .receive_production_update(update)
+        .await
+        .unwrap_err();
 
     assert_eq!(refused.code(), tonic::Code::Aborted);
     let after = stack.get(&submitted.application_id).await;

@@ -36,7 +36,11 @@ async fn renewal_goes_from_counter_to_collection_with_every_step_in_the_history(
     // Born 2000-05-20, so 26 on issue: a 20-year card from the domicile county bureau.
     let start = issuance.validity_start.unwrap();
     assert_eq!(issuance.validity_end.unwrap().year, start.year + 20);
-    assert!(issuance.issuing_authority.contains("公安"), "{}", issuance.issuing_authority);
+    assert!(
+        issuance.issuing_authority.contains("公安"),
+        "{}",
+        issuance.issuing_authority
+    );
     let collection = collected.collection.unwrap();
     assert!(collection.old_card_surrendered && collection.applicant_checked_and_signed);
     stack.stop().await;
@@ -64,8 +68,14 @@ async fn renewal_is_not_handed_over_without_the_old_card() {
     let refused = stack.collect(&submitted.application_id, false).await.unwrap_err();
 
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    assert_eq!(idcard_server::status::reason_codes(&refused), vec!["OLD_CARD_NOT_SURRENDERED"]);
-    assert_eq!(stack.get(&submitted.application_id).await.state(), S::ReadyForCollection);
+    assert_eq!(
+        idcard_server::status::reason_codes(&refused),
+        vec!["OLD_CARD_NOT_SURRENDERED"]
+    );
+    assert_eq!(
+        stack.get(&submitted.application_id).await.state(),
+        S::ReadyForCollection
+    );
     stack.stop().await;
 }
 
@@ -78,13 +88,19 @@ async fn rejection_reaches_the_acceptance_point_with_reasons_and_contact() {
 
     let case = stack
         .review
-        .get_application(pb::ReviewServiceGetApplicationRequest { application_id: id.clone() })
+        .get_application(pb::ReviewServiceGetApplicationRequest {
+            application_id: id.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
         .review_case
         .unwrap();
-    assert!(case.findings.iter().any(|f| f.code == "RECORD_LOCKED"), "{:?}", case.findings);
+    assert!(
+        case.findings.iter().any(|f| f.code == "RECORD_LOCKED"),
+        "{:?}",
+        case.findings
+    );
     stack
         .review
         .reject_application(pb::RejectApplicationRequest {
@@ -94,7 +110,11 @@ async fn rejection_reaches_the_acceptance_point_with_reasons_and_contact() {
                 code: "RECORD_LOCKED".into(),
                 detail: "the household record is being corrected; apply again after it is unlocked".into(),
             }],
-            contact: Some(pb::Contact { office: "西湖分局户政科".into(), person: "王警官".into(), phone: "0571-87000000".into() }),
+            contact: Some(pb::Contact {
+                office: "西湖分局户政科".into(),
+                person: "王警官".into(),
+                phone: "0571-87000000".into(),
+            }),
             reviewer: "reviewer-1".into(),
         })
         .await
@@ -117,7 +137,10 @@ async fn a_second_open_application_of_the_same_kind_is_refused() {
     let refused = stack.submit(replacement(&LI)).await.unwrap_err();
 
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    assert_eq!(idcard_server::status::reason_codes(&refused), vec!["APPLICATION_ALREADY_OPEN"]);
+    assert_eq!(
+        idcard_server::status::reason_codes(&refused),
+        vec!["APPLICATION_ALREADY_OPEN"]
+    );
     stack.stop().await;
 }
 
@@ -125,7 +148,11 @@ async fn a_second_open_application_of_the_same_kind_is_refused() {
 async fn renewal_asked_more_than_three_months_before_expiry_is_refused() {
     let mut stack = TestStack::start().await;
     let mut request = renewal(&LI);
-    request.current_card_expiry = Some(pb::CalendarDate { year: 2099, month: 1, day: 1 });
+    request.current_card_expiry = Some(pb::CalendarDate {
+        year: 2099,
+        month: 1,
+        day: 1,
+    });
 
     let refused = stack.submit(request).await.unwrap_err();
 

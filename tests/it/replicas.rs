@@ -21,19 +21,33 @@ use crate::support::new_id;
 
 /// How many applications the replica test carries (`IDCARD_TEST_REPLICA_APPLICATIONS`).
 fn application_count() -> usize {
-    std::env::var("IDCARD_TEST_REPLICA_APPLICATIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000)
+    std::env::var("IDCARD_TEST_REPLICA_APPLICATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000)
 }
 
 /// A valid citizen id for person `n` (Beijing Chaoyang, born 1990-01-01 plus `n / 500` days).
 fn citizen(n: usize) -> String {
-    let birth = time::Date::from_calendar_date(1990, time::Month::January, 1).unwrap() + time::Duration::days((n / 500) as i64);
-    let first17 = format!("110105{:04}{:02}{:02}{:03}", birth.year(), u8::from(birth.month()), birth.day(), n % 500 * 2 % 1000 + 1);
+    let birth =
+        time::Date::from_calendar_date(1990, time::Month::January, 1).unwrap() + time::Duration::days((n / 500) as i64);
+    let first17 = format!(
+        "110105{:04}{:02}{:02}{:03}",
+        birth.year(),
+        u8::from(birth.month()),
+        birth.day(),
+        n % 500 * 2 % 1000 + 1
+    );
     let bytes: [u8; 17] = first17.as_bytes().try_into().unwrap();
     format!("{first17}{}", idcard_domain::check_character(&bytes) as char)
 }
 
 fn application(n: usize) -> pb::SubmitApplicationRequest {
-    let id = idcard_domain::CitizenId::parse(&citizen(n), time::Date::from_calendar_date(2026, time::Month::January, 1).unwrap()).unwrap();
+    let id = idcard_domain::CitizenId::parse(
+        &citizen(n),
+        time::Date::from_calendar_date(2026, time::Month::January, 1).unwrap(),
+    )
+    .unwrap();
     let birth = id.birth_date();
     pb::SubmitApplicationRequest {
         request_id: new_id(),
@@ -45,7 +59,11 @@ fn application(n: usize) -> pb::SubmitApplicationRequest {
                 name: format!("居民{n}"),
                 sex: pb::Sex::Male.into(),
                 ethnicity: "汉".into(),
-                birth_date: Some(pb::CalendarDate { year: birth.year(), month: i32::from(u8::from(birth.month())), day: i32::from(birth.day()) }),
+                birth_date: Some(pb::CalendarDate {
+                    year: birth.year(),
+                    month: i32::from(u8::from(birth.month())),
+                    day: i32::from(birth.day()),
+                }),
                 domicile_address: "北京市朝阳区".into(),
             }),
             domicile_region_code: "110105".into(),
@@ -54,8 +72,15 @@ fn application(n: usize) -> pb::SubmitApplicationRequest {
             fingerprints: vec![],
         }),
         guardian: None,
-        documents: vec![pb::DocumentKind::HouseholdBooklet.into(), pb::DocumentKind::ResidencePermit.into()],
-        fee: Some(pb::FeePayment { waiver: pb::FeeWaiver::None.into(), amount_fen: 4000, payment_reference: "POS".into() }),
+        documents: vec![
+            pb::DocumentKind::HouseholdBooklet.into(),
+            pb::DocumentKind::ResidencePermit.into(),
+        ],
+        fee: Some(pb::FeePayment {
+            waiver: pb::FeeWaiver::None.into(),
+            amount_fen: 4000,
+            payment_reference: "POS".into(),
+        }),
         current_card_expiry: None,
         appearance_changed: false,
         clerk: "clerk".into(),
@@ -78,7 +103,11 @@ fn clients(urls: &(String, String, String)) -> Clients {
 }
 
 fn tune(mut configs: Configs, claim_ttl: Duration) -> Configs {
-    for common in [&mut configs.acceptance.common, &mut configs.review.common, &mut configs.production.common] {
+    for common in [
+        &mut configs.acceptance.common,
+        &mut configs.review.common,
+        &mut configs.production.common,
+    ] {
         common.relay_poll_interval = Duration::from_millis(50);
         common.relay_base_backoff = Duration::from_millis(50);
         common.relay_max_backoff = Duration::from_millis(500);
@@ -90,7 +119,10 @@ fn tune(mut configs: Configs, claim_ttl: Duration) -> Configs {
 }
 
 async fn count(db: &Db, sql: &str) -> i64 {
-    on_db!(db, |pool| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await.unwrap())
+    on_db!(db, |pool| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+        .fetch_one(pool)
+        .await
+        .unwrap())
 }
 
 /// Applications at the acceptance point in `state`, across all pages.
@@ -99,7 +131,12 @@ async fn in_state(client: &mut AcceptanceServiceClient<Channel>, state: S) -> Ve
     let mut page_token = String::new();
     loop {
         let page = client
-            .list_applications(pb::ListApplicationsRequest { acceptance_point_code: "310104-01".into(), state: state.into(), page_size: 500, page_token })
+            .list_applications(pb::ListApplicationsRequest {
+                acceptance_point_code: "310104-01".into(),
+                state: state.into(),
+                page_size: 500,
+                page_token,
+            })
             .await
             .unwrap()
             .into_inner();
@@ -118,7 +155,11 @@ async fn wait_until_all(client: &mut AcceptanceServiceClient<Channel>, state: S,
         if ids.len() == n {
             return ids;
         }
-        assert!(started.elapsed() < Duration::from_secs(300), "only {} of {n} applications reached {state:?}", ids.len());
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "only {} of {n} applications reached {state:?}",
+            ids.len()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -126,14 +167,25 @@ async fn wait_until_all(client: &mut AcceptanceServiceClient<Channel>, state: S,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_of_each_service_carry_every_application_exactly_once() {
     let n = application_count();
-    let databases = [TestDb::fresh("acceptance").await, TestDb::fresh("review").await, TestDb::fresh("production").await];
+    let databases = [
+        TestDb::fresh("acceptance").await,
+        TestDb::fresh("review").await,
+        TestDb::fresh("production").await,
+    ];
     let shutdown = CancellationToken::new();
     let mut running: Vec<Running> = Vec::new();
     let mut replicas = Vec::new();
     for _ in 0..2 {
         let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0]).await.unwrap();
         let urls = stack.urls();
-        let configs = tune(stack.configs(databases[0].url.clone(), databases[1].url.clone(), databases[2].url.clone()), Duration::from_secs(30));
+        let configs = tune(
+            stack.configs(
+                databases[0].url.clone(),
+                databases[1].url.clone(),
+                databases[2].url.clone(),
+            ),
+            Duration::from_secs(30),
+        );
         running.push(stack.spawn(configs, shutdown.clone()));
         replicas.push(clients(&urls));
     }
@@ -143,7 +195,16 @@ async fn two_replicas_of_each_service_carry_every_application_exactly_once() {
     let submitted: Vec<String> = futures::stream::iter(0..n)
         .map(|i| {
             let mut client = replicas[i % 2].acceptance.clone();
-            async move { client.submit_application(application(i)).await.unwrap().into_inner().application.unwrap().application_id }
+            async move {
+                client
+                    .submit_application(application(i))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .application
+                    .unwrap()
+                    .application_id
+            }
         })
         .buffer_unordered(concurrency)
         .collect()
@@ -155,7 +216,12 @@ async fn two_replicas_of_each_service_carry_every_application_exactly_once() {
     futures::stream::iter(under_review.iter().enumerate())
         .map(|(i, id)| {
             let mut client = replicas[i % 2].review.clone();
-            let request = pb::ApproveApplicationRequest { request_id: new_id(), application_id: id.clone(), reviewer: "r".into(), note: String::new() };
+            let request = pb::ApproveApplicationRequest {
+                request_id: new_id(),
+                application_id: id.clone(),
+                reviewer: "r".into(),
+                note: String::new(),
+            };
             async move { client.approve_application(request).await.unwrap() }
         })
         .buffer_unordered(concurrency)
@@ -169,10 +235,27 @@ async fn two_replicas_of_each_service_carry_every_application_exactly_once() {
             let mut client = replicas[i % 2].production.clone();
             let key = Some(pb::get_job_request::Key::ApplicationId(id.clone()));
             async move {
-                let job = client.get_job(pb::GetJobRequest { key }).await.unwrap().into_inner().job.unwrap();
-                let check = pb::RecordQualityCheckRequest { request_id: new_id(), job_id: job.job_id.clone(), passed: true, defects: vec![], operator: "qc".into() };
+                let job = client
+                    .get_job(pb::GetJobRequest { key })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .job
+                    .unwrap();
+                let check = pb::RecordQualityCheckRequest {
+                    request_id: new_id(),
+                    job_id: job.job_id.clone(),
+                    passed: true,
+                    defects: vec![],
+                    operator: "qc".into(),
+                };
                 client.record_quality_check(check).await.unwrap();
-                let dispatch = pb::DispatchCardRequest { request_id: new_id(), job_id: job.job_id, tracking_number: "EMS".into(), operator: "d".into() };
+                let dispatch = pb::DispatchCardRequest {
+                    request_id: new_id(),
+                    job_id: job.job_id,
+                    tracking_number: "EMS".into(),
+                    operator: "d".into(),
+                };
                 client.dispatch_card(dispatch).await.unwrap();
             }
         })
@@ -183,7 +266,11 @@ async fn two_replicas_of_each_service_carry_every_application_exactly_once() {
     futures::stream::iter(dispatched.iter().enumerate())
         .map(|(i, id)| {
             let mut client = replicas[i % 2].acceptance.clone();
-            let request = pb::ConfirmCardArrivalRequest { request_id: new_id(), application_id: id.clone(), clerk: "c".into() };
+            let request = pb::ConfirmCardArrivalRequest {
+                request_id: new_id(),
+                application_id: id.clone(),
+                clerk: "c".into(),
+            };
             async move { client.confirm_card_arrival(request).await.unwrap() }
         })
         .buffer_unordered(concurrency)
@@ -199,11 +286,32 @@ async fn two_replicas_of_each_service_carry_every_application_exactly_once() {
     let review = Db::connect(&databases[1].url, &DbOptions::default()).await.unwrap();
     let production = Db::connect(&databases[2].url, &DbOptions::default()).await.unwrap();
     let n = n as i64;
-    assert_eq!(count(&acceptance, "SELECT COUNT(*) FROM applications WHERE state = 'ready_for_collection'").await, n);
-    for state in ["under_review", "approved", "in_production", "produced", "dispatched", "ready_for_collection"] {
-        let steps = count(&acceptance, &format!("SELECT COUNT(*) FROM status_events WHERE state = '{state}'")).await;
-        let distinct =
-            count(&acceptance, &format!("SELECT COUNT(DISTINCT application_id) FROM status_events WHERE state = '{state}'")).await;
+    assert_eq!(
+        count(
+            &acceptance,
+            "SELECT COUNT(*) FROM applications WHERE state = 'ready_for_collection'"
+        )
+        .await,
+        n
+    );
+    for state in [
+        "under_review",
+        "approved",
+        "in_production",
+        "produced",
+        "dispatched",
+        "ready_for_collection",
+    ] {
+        let steps = count(
+            &acceptance,
+            &format!("SELECT COUNT(*) FROM status_events WHERE state = '{state}'"),
+        )
+        .await;
+        let distinct = count(
+            &acceptance,
+            &format!("SELECT COUNT(DISTINCT application_id) FROM status_events WHERE state = '{state}'"),
+        )
+        .await;
         assert_eq!((steps, distinct), (n, n), "each application was {state} exactly once");
     }
     // Received exactly once each: one decision and three production updates per application.
@@ -213,13 +321,21 @@ async fn two_replicas_of_each_service_carry_every_application_exactly_once() {
     assert_eq!(count(&production, "SELECT COUNT(*) FROM inbox").await, n);
     assert_eq!(count(&production, "SELECT COUNT(*) FROM jobs").await, n);
     for db in [&acceptance, &review, &production] {
-        assert_eq!(count(db, "SELECT COUNT(*) FROM outbox WHERE state <> 'delivered'").await, 0, "every message delivered");
+        assert_eq!(
+            count(db, "SELECT COUNT(*) FROM outbox WHERE state <> 'delivered'").await,
+            0,
+            "every message delivered"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_claimed_by_a_replica_that_died_are_delivered_by_another_after_the_claim_expires() {
-    let databases = [TestDb::fresh("acceptance").await, TestDb::fresh("review").await, TestDb::fresh("production").await];
+    let databases = [
+        TestDb::fresh("acceptance").await,
+        TestDb::fresh("review").await,
+        TestDb::fresh("production").await,
+    ];
     let claim_ttl = Duration::from_secs(2);
     // Replica A's review peer accepts connections and never answers: its relay claims rows
     // and hangs in delivery until it is killed.
@@ -227,22 +343,51 @@ async fn rows_claimed_by_a_replica_that_died_are_delivered_by_another_after_the_
     let hole_url = format!("http://{}", black_hole.local_addr().unwrap());
     let stack_a = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0]).await.unwrap();
     let urls_a = stack_a.urls();
-    let mut configs_a = tune(stack_a.configs(databases[0].url.clone(), databases[1].url.clone(), databases[2].url.clone()), claim_ttl);
+    let mut configs_a = tune(
+        stack_a.configs(
+            databases[0].url.clone(),
+            databases[1].url.clone(),
+            databases[2].url.clone(),
+        ),
+        claim_ttl,
+    );
     configs_a.acceptance.common.peers = format!("review={hole_url}");
     configs_a.acceptance.common.peer_timeout = Duration::from_secs(600);
     let [listener_a, _, _] = stack_a.into_listeners();
-    let replica_a = tokio::spawn(acceptance::serve_with_listener(configs_a.acceptance, listener_a, CancellationToken::new()));
+    let replica_a = tokio::spawn(acceptance::serve_with_listener(
+        configs_a.acceptance,
+        listener_a,
+        CancellationToken::new(),
+    ));
     let mut a = clients(&urls_a);
     let n = 20;
     let mut ids = Vec::new();
     for i in 0..n {
-        ids.push(a.acceptance.submit_application(application(i)).await.unwrap().into_inner().application.unwrap().application_id);
+        ids.push(
+            a.acceptance
+                .submit_application(application(i))
+                .await
+                .unwrap()
+                .into_inner()
+                .application
+                .unwrap()
+                .application_id,
+        );
     }
     let acceptance_db = Db::connect(&databases[0].url, &DbOptions::default()).await.unwrap();
     let started = Instant::now();
     // A's relay is stuck delivering its first batch, holding the claims on it.
-    while count(&acceptance_db, "SELECT COUNT(*) FROM outbox WHERE claimed_until_ms IS NOT NULL").await == 0 {
-        assert!(started.elapsed() < Duration::from_secs(10), "replica A never claimed its rows");
+    while count(
+        &acceptance_db,
+        "SELECT COUNT(*) FROM outbox WHERE claimed_until_ms IS NOT NULL",
+    )
+    .await
+        == 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "replica A never claimed its rows"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -252,7 +397,14 @@ async fn rows_claimed_by_a_replica_that_died_are_delivered_by_another_after_the_
     let shutdown = CancellationToken::new();
     let stack_b = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0]).await.unwrap();
     let urls_b = stack_b.urls();
-    let configs_b = tune(stack_b.configs(databases[0].url.clone(), databases[1].url.clone(), databases[2].url.clone()), claim_ttl);
+    let configs_b = tune(
+        stack_b.configs(
+            databases[0].url.clone(),
+            databases[1].url.clone(),
+            databases[2].url.clone(),
+        ),
+        claim_ttl,
+    );
     let running = stack_b.spawn(configs_b, shutdown.clone());
     let mut b = clients(&urls_b);
     let under_review = wait_until_all(&mut b.acceptance, S::UnderReview, n).await;
@@ -263,6 +415,13 @@ async fn rows_claimed_by_a_replica_that_died_are_delivered_by_another_after_the_
     let review_db = Db::connect(&databases[1].url, &DbOptions::default()).await.unwrap();
     assert_eq!(count(&review_db, "SELECT COUNT(*) FROM review_cases").await, n as i64);
     assert_eq!(count(&review_db, "SELECT COUNT(*) FROM inbox").await, n as i64);
-    assert_eq!(count(&acceptance_db, "SELECT COUNT(*) FROM status_events WHERE state = 'under_review'").await, n as i64);
+    assert_eq!(
+        count(
+            &acceptance_db,
+            "SELECT COUNT(*) FROM status_events WHERE state = 'under_review'"
+        )
+        .await,
+        n as i64
+    );
     drop(black_hole);
 }

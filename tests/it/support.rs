@@ -37,7 +37,9 @@ impl LateReview {
     pub async fn start(self) -> JoinHandle<()> {
         let listener = TcpListener::bind(self.addr).await.unwrap();
         let task = tokio::spawn(async move {
-            review::serve_with_listener(self.config, listener, self.shutdown).await.unwrap();
+            review::serve_with_listener(self.config, listener, self.shutdown)
+                .await
+                .unwrap();
         });
         seed(&format!("http://{}", self.addr)).await;
         task
@@ -54,19 +56,39 @@ impl TestStack {
 
     /// Acceptance and production up; review not yet.
     pub async fn start_without_review() -> (TestStack, LateReview) {
-        let databases = vec![TestDb::fresh("acceptance").await, TestDb::fresh("review").await, TestDb::fresh("production").await];
+        let databases = vec![
+            TestDb::fresh("acceptance").await,
+            TestDb::fresh("review").await,
+            TestDb::fresh("production").await,
+        ];
         let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0]).await.unwrap();
         let urls = stack.urls();
-        let configs = fast(stack.configs(databases[0].url.clone(), databases[1].url.clone(), databases[2].url.clone()));
+        let configs = fast(stack.configs(
+            databases[0].url.clone(),
+            databases[1].url.clone(),
+            databases[2].url.clone(),
+        ));
         let [acceptance_listener, review_listener, production_listener] = stack.into_listeners();
         let review_addr = review_listener.local_addr().unwrap();
         drop(review_listener);
         let shutdown = CancellationToken::new();
-        let Configs { acceptance, review, production } = configs;
+        let Configs {
+            acceptance,
+            review,
+            production,
+        } = configs;
         let stop = shutdown.clone();
-        let a = tokio::spawn(async move { acceptance::serve_with_listener(acceptance, acceptance_listener, stop).await.unwrap() });
+        let a = tokio::spawn(async move {
+            acceptance::serve_with_listener(acceptance, acceptance_listener, stop)
+                .await
+                .unwrap()
+        });
         let stop = shutdown.clone();
-        let p = tokio::spawn(async move { production::serve_with_listener(production, production_listener, stop).await.unwrap() });
+        let p = tokio::spawn(async move {
+            production::serve_with_listener(production, production_listener, stop)
+                .await
+                .unwrap()
+        });
         let channel = |url: String| Channel::from_shared(url).unwrap().connect_lazy();
         let stack = TestStack {
             urls: urls.clone(),
@@ -78,7 +100,14 @@ impl TestStack {
             tasks: vec![a, p],
             _databases: databases,
         };
-        (stack, LateReview { addr: review_addr, config: review, shutdown })
+        (
+            stack,
+            LateReview {
+                addr: review_addr,
+                config: review,
+                shutdown,
+            },
+        )
     }
 
     /// A channel to one service by name.
@@ -107,14 +136,20 @@ impl TestStack {
             if app.history.iter().any(|e| e.state == i32::from(state)) {
                 return app;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "application never reached {state:?}; it is {:?}", app.state());
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "application never reached {state:?}; it is {:?}",
+                app.state()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     pub async fn get(&mut self, id: &str) -> pb::Application {
         self.acceptance
-            .get_application(pb::GetApplicationRequest { key: Some(pb::get_application_request::Key::ApplicationId(id.to_string())) })
+            .get_application(pb::GetApplicationRequest {
+                key: Some(pb::get_application_request::Key::ApplicationId(id.to_string())),
+            })
             .await
             .unwrap()
             .into_inner()
@@ -123,7 +158,13 @@ impl TestStack {
     }
 
     pub async fn submit(&mut self, request: pb::SubmitApplicationRequest) -> Result<pb::Application, tonic::Status> {
-        Ok(self.acceptance.submit_application(request).await?.into_inner().application.unwrap())
+        Ok(self
+            .acceptance
+            .submit_application(request)
+            .await?
+            .into_inner()
+            .application
+            .unwrap())
     }
 
     pub async fn approve(&mut self, id: &str) -> pb::ReviewCase {
@@ -143,11 +184,21 @@ impl TestStack {
 
     pub async fn job_of(&mut self, id: &str) -> pb::ProductionJob {
         let key = Some(pb::get_job_request::Key::ApplicationId(id.to_string()));
-        self.production.get_job(pb::GetJobRequest { key }).await.unwrap().into_inner().job.unwrap()
+        self.production
+            .get_job(pb::GetJobRequest { key })
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap()
     }
 
     pub async fn quality_check(&mut self, job_id: &str, passed: bool) {
-        let defects = if passed { vec![] } else { vec!["photo misprinted".to_string()] };
+        let defects = if passed {
+            vec![]
+        } else {
+            vec!["photo misprinted".to_string()]
+        };
         self.production
             .record_quality_check(pb::RecordQualityCheckRequest {
                 request_id: new_id(),
@@ -174,7 +225,11 @@ impl TestStack {
 
     pub async fn arrive(&mut self, id: &str) -> pb::Application {
         self.acceptance
-            .confirm_card_arrival(pb::ConfirmCardArrivalRequest { request_id: new_id(), application_id: id.to_string(), clerk: "clerk-1".into() })
+            .confirm_card_arrival(pb::ConfirmCardArrivalRequest {
+                request_id: new_id(),
+                application_id: id.to_string(),
+                clerk: "clerk-1".into(),
+            })
             .await
             .unwrap()
             .into_inner()
@@ -190,7 +245,13 @@ impl TestStack {
             old_card_surrendered,
             clerk: "clerk-1".into(),
         };
-        Ok(self.acceptance.collect_card(request).await?.into_inner().application.unwrap())
+        Ok(self
+            .acceptance
+            .collect_card(request)
+            .await?
+            .into_inner()
+            .application
+            .unwrap())
     }
 
     /// Approval, production (with one remake when asked), dispatch and arrival.
@@ -211,7 +272,11 @@ impl TestStack {
 
 /// Relays that look often and retry soon, so tests run quickly.
 fn fast(mut configs: Configs) -> Configs {
-    for common in [&mut configs.acceptance.common, &mut configs.review.common, &mut configs.production.common] {
+    for common in [
+        &mut configs.acceptance.common,
+        &mut configs.review.common,
+        &mut configs.production.common,
+    ] {
         common.relay_poll_interval = Duration::from_millis(50);
         common.relay_base_backoff = Duration::from_millis(50);
         common.relay_max_backoff = Duration::from_millis(500);
@@ -223,6 +288,9 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// A calendar date as (year, month, day).
+pub type Ymd = (i32, i32, i32);
+
 /// A sample resident of the household register.
 pub struct Person {
     pub citizen_id: &'static str,
@@ -231,7 +299,8 @@ pub struct Person {
     pub birth: (i32, i32, i32),
     pub address: &'static str,
     pub domicile: &'static str,
-    pub card: ((i32, i32, i32), Option<(i32, i32, i32)>),
+    /// The current card's validity start and end (none for long-term).
+    pub card: (Ymd, Option<Ymd>),
     pub record_locked: bool,
 }
 
@@ -308,13 +377,22 @@ async fn seed(review_url: &str) {
         })
         .collect();
     let mut client = ReviewServiceClient::new(Channel::from_shared(review_url.to_string()).unwrap().connect_lazy());
-    client.import_residents(pb::ImportResidentsRequest { request_id: new_id(), residents }).await.unwrap();
+    client
+        .import_residents(pb::ImportResidentsRequest {
+            request_id: new_id(),
+            residents,
+        })
+        .await
+        .unwrap();
 }
 
 /// A renewal for `p` (old card handed in, residence permit as proof).
 pub fn renewal(p: &Person) -> pb::SubmitApplicationRequest {
     let mut request = application(p, pb::ApplicationKind::Renewal, 2000);
-    request.documents = vec![pb::DocumentKind::OldIdCard.into(), pb::DocumentKind::ResidencePermit.into()];
+    request.documents = vec![
+        pb::DocumentKind::OldIdCard.into(),
+        pb::DocumentKind::ResidencePermit.into(),
+    ];
     request.current_card_expiry = p.card.1.map(date);
     request
 }
@@ -322,7 +400,10 @@ pub fn renewal(p: &Person) -> pb::SubmitApplicationRequest {
 /// A replacement for `p` (household booklet and residence permit).
 pub fn replacement(p: &Person) -> pb::SubmitApplicationRequest {
     let mut request = application(p, pb::ApplicationKind::Replacement, 4000);
-    request.documents = vec![pb::DocumentKind::HouseholdBooklet.into(), pb::DocumentKind::ResidencePermit.into()];
+    request.documents = vec![
+        pb::DocumentKind::HouseholdBooklet.into(),
+        pb::DocumentKind::ResidencePermit.into(),
+    ];
     request
 }
 
@@ -340,7 +421,11 @@ fn application(p: &Person, kind: pb::ApplicationKind, fee: i64) -> pb::SubmitApp
         }),
         guardian: None,
         documents: vec![],
-        fee: Some(pb::FeePayment { waiver: pb::FeeWaiver::None.into(), amount_fen: fee, payment_reference: "POS-1".into() }),
+        fee: Some(pb::FeePayment {
+            waiver: pb::FeeWaiver::None.into(),
+            amount_fen: fee,
+            payment_reference: "POS-1".into(),
+        }),
         current_card_expiry: None,
         appearance_changed: false,
         clerk: "clerk-1".into(),

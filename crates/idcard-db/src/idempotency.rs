@@ -34,7 +34,13 @@ pub async fn lookup(tx: &mut Tx, method: &str, request_id: &str, request: &[u8])
 
 /// Records the answer; a concurrent duplicate fails here with a unique violation, and
 /// the caller retries the whole request to read the winner's answer.
-pub async fn store(tx: &mut Tx, method: &str, request_id: &str, request: &[u8], response: &[u8]) -> Result<(), DbError> {
+pub async fn store(
+    tx: &mut Tx,
+    method: &str,
+    request_id: &str,
+    request: &[u8],
+    response: &[u8],
+) -> Result<(), DbError> {
     let fingerprint = fingerprint(method, request);
     on_tx!(tx, |conn| {
         sqlx::query(

@@ -88,7 +88,10 @@ pub struct DbOptions {
 
 impl Default for DbOptions {
     fn default() -> Self {
-        DbOptions { max_connections: 16, statement_timeout: Duration::from_secs(5) }
+        DbOptions {
+            max_connections: 16,
+            statement_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -239,6 +242,8 @@ impl Tx {
 
 /// Milliseconds since the Unix epoch, the form every timestamp is stored in.
 pub fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }

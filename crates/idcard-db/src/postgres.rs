@@ -13,7 +13,9 @@ pub fn database_url(server_url: &str, name: &str) -> String {
 /// Creates database `name` unless it exists; returns its URL.
 pub async fn ensure_database(server_url: &str, name: &str) -> Result<String, DbError> {
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(DbError::Config(format!("database name {name:?} must be letters, digits and underscores")));
+        return Err(DbError::Config(format!(
+            "database name {name:?} must be letters, digits and underscores"
+        )));
     }
     let mut conn = PgConnection::connect(&database_url(server_url, "postgres")).await?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
@@ -21,7 +23,10 @@ pub async fn ensure_database(server_url: &str, name: &str) -> Result<String, DbE
         .fetch_one(&mut conn)
         .await?;
     if !exists {
-        match sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await {
+        match sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+        {
             Ok(_) => tracing::info!(database = name, "created database"),
             // 42P04: created meanwhile by someone else.
             Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => {}
@@ -50,6 +55,9 @@ mod tests {
     fn database_url_replaces_any_database_path() {
         assert_eq!(database_url("postgres://pg@h:5432", "x"), "postgres://pg@h:5432/x");
         assert_eq!(database_url("postgres://pg@h:5432/", "x"), "postgres://pg@h:5432/x");
-        assert_eq!(database_url("postgres://pg@h:5432/other", "x"), "postgres://pg@h:5432/x");
+        assert_eq!(
+            database_url("postgres://pg@h:5432/other", "x"),
+            "postgres://pg@h:5432/x"
+        );
     }
 }

@@ -49,10 +49,7 @@ string_enum! {
 impl ApplicationState {
     /// No event leaves a terminal state: rejected or collected.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            ApplicationState::Rejected | ApplicationState::Collected
-        )
+        matches!(self, ApplicationState::Rejected | ApplicationState::Collected)
     }
 
     /// Words for messages: "under review", "quality check failed".
@@ -109,10 +106,7 @@ impl TransitionError {
 /// Legal steps: submitted → under review → approved or rejected; approved → in
 /// production; in production → quality check failed → (remade) in production; in
 /// production → produced → dispatched → ready for collection → collected.
-pub fn transition(
-    from: ApplicationState,
-    event: ApplicationEvent,
-) -> Result<ApplicationState, TransitionError> {
+pub fn transition(from: ApplicationState, event: ApplicationEvent) -> Result<ApplicationState, TransitionError> {
     use ApplicationEvent as E;
     use ApplicationState as S;
     match (from, event) {
@@ -156,12 +150,8 @@ mod tests {
 
     #[test]
     fn illegal_step_names_event_and_state() {
-        let err = transition(ApplicationState::Submitted, ApplicationEvent::Approved)
-            .expect_err("must review first");
-        assert_eq!(
-            err.to_string(),
-            "cannot approve an application that is submitted"
-        );
+        let err = transition(ApplicationState::Submitted, ApplicationEvent::Approved).expect_err("must review first");
+        assert_eq!(err.to_string(), "cannot approve an application that is submitted");
         assert_eq!(err.reason_code(), "ILLEGAL_TRANSITION");
     }
 
@@ -190,10 +180,7 @@ mod tests {
             assert_eq!(s.as_str().parse::<ApplicationState>(), Ok(s));
         }
         assert_eq!(ApplicationState::UnderReview.as_str(), "under_review");
-        assert_eq!(
-            "renewal".parse::<ApplicationKind>(),
-            Ok(ApplicationKind::Renewal)
-        );
+        assert_eq!("renewal".parse::<ApplicationKind>(), Ok(ApplicationKind::Renewal));
         let err = "lost".parse::<ApplicationKind>().expect_err("unknown");
         assert_eq!(
             err.to_string(),

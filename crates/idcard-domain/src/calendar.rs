@@ -75,9 +75,7 @@ const CHINA_YEARS: [HolidayYear; 2] = [
     },
 ];
 
-static CHINA: HolidayCalendar = HolidayCalendar {
-    years: &CHINA_YEARS,
-};
+static CHINA: HolidayCalendar = HolidayCalendar { years: &CHINA_YEARS };
 
 fn is_weekend(d: Date) -> bool {
     matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)
@@ -109,11 +107,8 @@ impl HolidayCalendar {
     }
 
     pub fn is_holiday(&self, d: Date) -> bool {
-        self.year(d.year()).is_some_and(|y| {
-            y.holidays
-                .iter()
-                .any(|&(first, last)| first <= d && d <= last)
-        })
+        self.year(d.year())
+            .is_some_and(|y| y.holidays.iter().any(|&(first, last)| first <= d && d <= last))
     }
 
     pub fn is_working_day(&self, d: Date) -> bool {
@@ -144,8 +139,7 @@ impl HolidayCalendar {
 pub fn add_months(date: Date, months: i32) -> Date {
     let index = date.year() * 12 + i32::from(date.month() as u8) - 1 + months;
     let year = index.div_euclid(12);
-    let month = Month::try_from(u8::try_from(index.rem_euclid(12) + 1).expect("1..=12"))
-        .expect("1..=12 is a month");
+    let month = Month::try_from(u8::try_from(index.rem_euclid(12) + 1).expect("1..=12")).expect("1..=12 is a month");
     let day = date.day().min(month.length(year));
     Date::from_calendar_date(year, month, day).expect("day clamped to the month")
 }
@@ -175,12 +169,8 @@ mod tests {
 
     #[test]
     fn holiday_counts_match_the_notices() {
-        let days_off = |year: &HolidayYear| -> i64 {
-            year.holidays
-                .iter()
-                .map(|&(a, b)| (b - a).whole_days() + 1)
-                .sum()
-        };
+        let days_off =
+            |year: &HolidayYear| -> i64 { year.holidays.iter().map(|&(a, b)| (b - a).whole_days() + 1).sum() };
         // 2025: 1 + 8 + 3 + 5 + 3 + 8; 2026: 3 + 9 + 3 + 5 + 3 + 3 + 7.
         assert_eq!(days_off(&CHINA_YEARS[0]), 28);
         assert_eq!(days_off(&CHINA_YEARS[1]), 33);

@@ -265,11 +265,7 @@ fn shape_error(s: &str, want: usize) -> CitizenIdError {
             (!ok).then_some(CitizenIdError::Character {
                 position: i + 1,
                 found: c,
-                expected: if last {
-                    Expected::DigitOrX
-                } else {
-                    Expected::Digit
-                },
+                expected: if last { Expected::DigitOrX } else { Expected::Digit },
             })
         })
         .unwrap_or(CitizenIdError::Length { got })
@@ -302,9 +298,7 @@ fn birth_fields(id: &[u8; 18]) -> (i32, u8, u8) {
 }
 
 fn digits(ascii: &[u8]) -> u32 {
-    ascii
-        .iter()
-        .fold(0, |n, &b| n * 10 + u32::from(b.wrapping_sub(b'0')))
+    ascii.iter().fold(0, |n, &b| n * 10 + u32::from(b.wrapping_sub(b'0')))
 }
 
 impl fmt::Debug for CitizenId {
@@ -368,10 +362,7 @@ mod tests {
     #[test]
     fn non_digit_is_located() {
         let err = CitizenId::parse("1101A519491231002X", TODAY).expect_err("letter");
-        assert_eq!(
-            err.to_string(),
-            "citizen id character 5 is 'A', expected a digit"
-        );
+        assert_eq!(err.to_string(), "citizen id character 5 is 'A', expected a digit");
     }
 
     #[test]

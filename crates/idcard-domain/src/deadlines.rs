@@ -105,14 +105,8 @@ mod tests {
     #[test]
     fn remote_area_extends_only_the_application() {
         let from = date!(2026 - 03 - 02);
-        assert_eq!(
-            due_date(Stage::Application, from, false),
-            date!(2026 - 05 - 01)
-        );
-        assert_eq!(
-            due_date(Stage::Application, from, true),
-            date!(2026 - 05 - 31)
-        );
+        assert_eq!(due_date(Stage::Application, from, false), date!(2026 - 05 - 01));
+        assert_eq!(due_date(Stage::Application, from, true), date!(2026 - 05 - 31));
         assert_eq!(due_date(Stage::Review, from, true), date!(2026 - 03 - 07));
     }
 

@@ -90,13 +90,10 @@ pub fn check_documents(
     };
 
     match kind {
-        ApplicationKind::Renewal if !has(DocumentKind::OldIdCard) => need(
-            "MISSING_OLD_CARD",
-            "a renewal needs the old ID card handed in",
-        ),
-        ApplicationKind::Replacement
-            if !has(DocumentKind::HouseholdBooklet) && !has(DocumentKind::ResidencePermit) =>
-        {
+        ApplicationKind::Renewal if !has(DocumentKind::OldIdCard) => {
+            need("MISSING_OLD_CARD", "a renewal needs the old ID card handed in")
+        }
+        ApplicationKind::Replacement if !has(DocumentKind::HouseholdBooklet) && !has(DocumentKind::ResidencePermit) => {
             need(
                 "MISSING_BOOKLET_OR_RESIDENCE_PERMIT",
                 "a replacement needs the household booklet or the residence permit",
@@ -105,10 +102,9 @@ pub fn check_documents(
         _ => {}
     }
 
-    let identity = provided.iter().any(|&d| {
-        d.is_identity_document()
-            && (d != DocumentKind::OldIdCard || kind == ApplicationKind::Renewal)
-    });
+    let identity = provided
+        .iter()
+        .any(|&d| d.is_identity_document() && (d != DocumentKind::OldIdCard || kind == ApplicationKind::Renewal));
     if !identity {
         need(
             "MISSING_IDENTITY_DOCUMENT",
@@ -145,11 +141,7 @@ pub fn check_documents(
         }
     }
 
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(missing)
-    }
+    if missing.is_empty() { Ok(()) } else { Err(missing) }
 }
 
 #[cfg(test)]
@@ -158,12 +150,7 @@ mod tests {
     use DocumentKind as D;
 
     fn codes(result: Result<(), Vec<MissingDocument>>) -> Vec<&'static str> {
-        result
-            .err()
-            .unwrap_or_default()
-            .iter()
-            .map(|m| m.code)
-            .collect()
+        result.err().unwrap_or_default().iter().map(|m| m.code).collect()
     }
 
     #[test]
@@ -176,21 +163,13 @@ mod tests {
 
     #[test]
     fn old_card_is_no_identity_document_for_a_replacement() {
-        let result = check_documents(
-            ApplicationKind::Replacement,
-            30,
-            &[D::OldIdCard, D::ResidencePermit],
-        );
+        let result = check_documents(ApplicationKind::Replacement, 30, &[D::OldIdCard, D::ResidencePermit]);
         assert_eq!(codes(result), ["MISSING_IDENTITY_DOCUMENT"]);
     }
 
     #[test]
     fn residence_permit_serves_replacement_and_residence_but_not_identity() {
-        let result = check_documents(
-            ApplicationKind::Replacement,
-            30,
-            &[D::ResidencePermit, D::Passport],
-        );
+        let result = check_documents(ApplicationKind::Replacement, 30, &[D::ResidencePermit, D::Passport]);
         assert_eq!(result, Ok(()));
     }
 
@@ -211,10 +190,7 @@ mod tests {
     #[test]
     fn sixteen_year_old_needs_no_guardian() {
         let docs = [D::HouseholdBooklet, D::StudentId];
-        assert_eq!(
-            check_documents(ApplicationKind::Replacement, 16, &docs),
-            Ok(())
-        );
+        assert_eq!(check_documents(ApplicationKind::Replacement, 16, &docs), Ok(()));
         assert_eq!(
             codes(check_documents(ApplicationKind::Replacement, 15, &docs)),
             ["MISSING_GUARDIAN_IDENTITY", "MISSING_GUARDIANSHIP_PROOF"]

@@ -76,9 +76,7 @@ impl Condition {
         match *self {
             Condition::FirstApplication => facts.first_application,
             Condition::IdentityInconsistent => !facts.identity_consistent,
-            Condition::AppearanceChangedWithoutFingerprint => {
-                facts.appearance_changed && !facts.fingerprint_on_record
-            }
+            Condition::AppearanceChangedWithoutFingerprint => facts.appearance_changed && !facts.fingerprint_on_record,
             Condition::ForgedDocumentsOnRecord => facts.forged_documents_on_record,
             Condition::BadCredit => facts.bad_credit,
             Condition::RenewalTooEarly { months } => {
@@ -86,9 +84,9 @@ impl Condition {
                 // before is too early. End-of-month days clamp (31 May - 3 months is
                 // 28 or 29 February).
                 facts.kind == ApplicationKind::Renewal
-                    && facts.current_card_expiry.is_some_and(|expiry| {
-                        facts.application_date < add_months(expiry, -i32::from(months))
-                    })
+                    && facts
+                        .current_card_expiry
+                        .is_some_and(|expiry| facts.application_date < add_months(expiry, -i32::from(months)))
             }
             Condition::RecordLocked => facts.record_locked,
             Condition::DuplicateRecords => facts.duplicate_records,
@@ -220,11 +218,7 @@ impl Policy {
             .filter(|r| r.in_force_on(facts.application_date) && r.condition.refuses(facts))
             .map(Rule::refusal)
             .collect();
-        if refusals.is_empty() {
-            Ok(())
-        } else {
-            Err(refusals)
-        }
+        if refusals.is_empty() { Ok(()) } else { Err(refusals) }
     }
 }
 

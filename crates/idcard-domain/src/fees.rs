@@ -111,19 +111,13 @@ pub const FEE_SCHEDULE: [FeeRate; 5] = [
 pub fn rate(item: FeeItem, on: Date) -> &'static FeeRate {
     let mut rates = FEE_SCHEDULE.iter().filter(|r| r.item == item);
     let earliest = rates.next().expect("every item has a rate");
-    rates
-        .filter(|r| r.effective_from <= on)
-        .fold(earliest, |_, r| r)
+    rates.filter(|r| r.effective_from <= on).fold(earliest, |_, r| r)
 }
 
 /// The fee for `item` on `on` with `waiver` requested.
 pub fn fee(item: FeeItem, waiver: Waiver, on: Date) -> Fee {
     let full = rate(item, on).amount_fen;
-    let granted = if item.is_waivable() {
-        waiver
-    } else {
-        Waiver::None
-    };
+    let granted = if item.is_waivable() { waiver } else { Waiver::None };
     let amount_fen = match granted {
         Waiver::None => full,
         Waiver::MinimumIncome => 0,
@@ -163,16 +157,8 @@ mod tests {
 
     #[test]
     fn first_application_fee_stopped_in_april_2018() {
-        let before = fee(
-            FeeItem::FirstApplication,
-            Waiver::None,
-            date!(2018 - 03 - 31),
-        );
-        let after = fee(
-            FeeItem::FirstApplication,
-            Waiver::None,
-            date!(2018 - 04 - 01),
-        );
+        let before = fee(FeeItem::FirstApplication, Waiver::None, date!(2018 - 03 - 31));
+        let after = fee(FeeItem::FirstApplication, Waiver::None, date!(2018 - 04 - 01));
         assert_eq!(before.amount_fen, 2000);
         assert_eq!(after.amount_fen, 0);
     }

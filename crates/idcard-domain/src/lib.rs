@@ -38,9 +38,7 @@ pub mod receipt;
 pub mod region;
 pub mod validity;
 
-pub use application::{
-    ApplicationEvent, ApplicationKind, ApplicationState, TransitionError, transition,
-};
+pub use application::{ApplicationEvent, ApplicationKind, ApplicationState, TransitionError, transition};
 pub use calendar::{HolidayCalendar, HolidayYear};
 pub use citizen_id::{CitizenId, CitizenIdError, IdKind, Sex, check_character};
 pub use deadlines::{Stage, due_date};

@@ -54,11 +54,7 @@ impl ReceiptError {
 /// `2·x` in GF(32) with the primitive modulus x⁵ + x² + 1.
 fn times_two(x: u8) -> u8 {
     let doubled = x << 1;
-    if doubled & 0x20 != 0 {
-        doubled ^ 0x25
-    } else {
-        doubled
-    }
+    if doubled & 0x20 != 0 { doubled ^ 0x25 } else { doubled }
 }
 
 /// The Damm interim value after `symbols` (each below 32); a valid number ends at 0.
@@ -91,9 +87,7 @@ impl ReceiptNo {
             text[at] = ALPHABET[(rest & 31) as usize];
             rest >>= 5;
         }
-        let data = (0..DATA_SYMBOLS)
-            .rev()
-            .map(|i| ((value >> (5 * i)) & 31) as u8);
+        let data = (0..DATA_SYMBOLS).rev().map(|i| ((value >> (5 * i)) & 31) as u8);
         text[12] = ALPHABET[usize::from(times_two(damm(data)))];
         ReceiptNo { text, value }
     }
@@ -122,9 +116,7 @@ impl ReceiptNo {
                 value = value << 5 | u64::from(v);
             }
         }
-        let data = (0..DATA_SYMBOLS)
-            .rev()
-            .map(|i| ((value >> (5 * i)) & 31) as u8);
+        let data = (0..DATA_SYMBOLS).rev().map(|i| ((value >> (5 * i)) & 31) as u8);
         let expected = usize::from(times_two(damm(data)));
         if usize::from(check) != expected {
             return Err(ReceiptError::CheckSymbol {
@@ -206,10 +198,7 @@ mod tests {
     #[test]
     fn wrong_check_symbol_is_reported() {
         let err = ReceiptNo::parse("00000-00001-1").expect_err("bad check");
-        assert_eq!(
-            err.to_string(),
-            "receipt number check symbol is 1, expected 2"
-        );
+        assert_eq!(err.to_string(), "receipt number check symbol is 1, expected 2");
         assert_eq!(err.reason_code(), "RECEIPT_NO_CHECK_SYMBOL");
     }
 
@@ -223,10 +212,7 @@ mod tests {
             ReceiptNo::parse("00000-00000-U"),
             Err(ReceiptError::Symbol { position: 11, .. })
         ));
-        assert_eq!(
-            ReceiptNo::parse("0000"),
-            Err(ReceiptError::Length { got: 4 })
-        );
+        assert_eq!(ReceiptNo::parse("0000"), Err(ReceiptError::Length { got: 4 }));
     }
 
     #[test]
@@ -234,8 +220,7 @@ mod tests {
         use serde::de::value::{Error, StrDeserializer};
         let r = ReceiptNo::from_u64(123_456_789);
         let typed = r.as_str().replace('-', "").to_lowercase();
-        let parsed: Result<ReceiptNo, Error> =
-            serde::Deserialize::deserialize(StrDeserializer::<Error>::new(&typed));
+        let parsed: Result<ReceiptNo, Error> = serde::Deserialize::deserialize(StrDeserializer::<Error>::new(&typed));
         assert_eq!(parsed, Ok(r));
     }
 }

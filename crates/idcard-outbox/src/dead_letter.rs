@@ -46,12 +46,21 @@ pub async fn replay_dead_letters(db: &Db, message_ids: &[Uuid]) -> Result<u64, D
     const REPLAY: &str = "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at_ms = $1, \
                           claimed_until_ms = NULL WHERE state = 'dead'";
     if message_ids.is_empty() {
-        replayed += on_db!(db, |pool| sqlx::query(REPLAY).bind(now).execute(pool).await?.rows_affected());
+        replayed += on_db!(db, |pool| sqlx::query(REPLAY)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected());
     } else {
         let one = format!("{REPLAY} AND message_id = $2");
         for id in message_ids {
             replayed += on_db!(db, |pool| {
-                sqlx::query(sqlx::AssertSqlSafe(one.as_str())).bind(now).bind(id).execute(pool).await?.rows_affected()
+                sqlx::query(sqlx::AssertSqlSafe(one.as_str()))
+                    .bind(now)
+                    .bind(id)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
             });
         }
     }

@@ -15,7 +15,7 @@ use idcard_db::MigrationSet;
 pub use dead_letter::{DeadLetter, list_dead_letters, replay_dead_letters};
 pub use inbox::accept as accept_inbound;
 pub use message::{Message, NewMessage, enqueue};
-pub use relay::{DeliveryError, Deliverer, Relay, RelayConfig, RelayHandle, backoff};
+pub use relay::{Deliverer, DeliveryError, Relay, RelayConfig, RelayHandle, backoff};
 
 /// The outbox and inbox tables, one migration folder per database.
 pub static MIGRATIONS: MigrationSet = MigrationSet {

@@ -92,7 +92,12 @@ pub struct Relay<D> {
 
 impl<D: Deliverer> Relay<D> {
     pub fn new(db: Db, deliverer: D, config: RelayConfig) -> Self {
-        Relay { db, deliverer: Arc::new(deliverer), config, handle: RelayHandle::default() }
+        Relay {
+            db,
+            deliverer: Arc::new(deliverer),
+            config,
+            handle: RelayHandle::default(),
+        }
     }
 
     pub fn handle(&self) -> RelayHandle {
@@ -173,7 +178,8 @@ impl<D: Deliverer> Relay<D> {
                     DeliveryError::Permanent(reason) => (true, reason),
                     DeliveryError::Retryable(reason) => (attempts >= self.config.max_attempts, reason),
                 };
-                let next = now.saturating_add(i64::try_from(backoff(&self.config, attempts).as_millis()).unwrap_or(i64::MAX));
+                let next =
+                    now.saturating_add(i64::try_from(backoff(&self.config, attempts).as_millis()).unwrap_or(i64::MAX));
                 let state = if dead { "dead" } else { "pending" };
                 on_tx!(&mut tx, |conn| {
                     sqlx::query(

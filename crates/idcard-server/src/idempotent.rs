@@ -11,10 +11,16 @@ use crate::status::{FieldError, from_db, invalid_argument};
 /// Checks a client request id: 1 to 128 printable ASCII characters (a UUID is usual).
 pub fn check_request_id(request_id: &str) -> Result<(), FieldError> {
     if request_id.is_empty() {
-        return Err(FieldError::new("request_id", "required: a client-chosen id, such as a UUID, that makes retries safe"));
+        return Err(FieldError::new(
+            "request_id",
+            "required: a client-chosen id, such as a UUID, that makes retries safe",
+        ));
     }
     if request_id.len() > 128 || !request_id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(FieldError::new("request_id", "must be 1 to 128 printable ASCII characters"));
+        return Err(FieldError::new(
+            "request_id",
+            "must be 1 to 128 printable ASCII characters",
+        ));
     }
     Ok(())
 }
@@ -36,7 +42,10 @@ where
     check_request_id(request_id).map_err(|e| invalid_argument(&[e]))?;
     let encoded = request.encode_to_vec();
     let mut tx = db.begin().await.map_err(from_db)?;
-    if let Recorded::Answered(answer) = idempotency::lookup(&mut tx, method, request_id, &encoded).await.map_err(from_db)? {
+    if let Recorded::Answered(answer) = idempotency::lookup(&mut tx, method, request_id, &encoded)
+        .await
+        .map_err(from_db)?
+    {
         return Ok((decode(&answer)?, false));
     }
     let response = change(&mut tx).await?;
@@ -54,11 +63,21 @@ where
     }
 }
 
-async fn replay<Resp: Message + Default>(db: &Db, method: &str, request_id: &str, encoded: &[u8]) -> Result<(Resp, bool), Status> {
+async fn replay<Resp: Message + Default>(
+    db: &Db,
+    method: &str,
+    request_id: &str,
+    encoded: &[u8],
+) -> Result<(Resp, bool), Status> {
     let mut tx = db.begin().await.map_err(from_db)?;
-    match idempotency::lookup(&mut tx, method, request_id, encoded).await.map_err(from_db)? {
+    match idempotency::lookup(&mut tx, method, request_id, encoded)
+        .await
+        .map_err(from_db)?
+    {
         Recorded::Answered(answer) => Ok((decode(&answer)?, false)),
-        Recorded::New => Err(Status::aborted("a concurrent request with the same request_id failed; retry")),
+        Recorded::New => Err(Status::aborted(
+            "a concurrent request with the same request_id failed; retry",
+        )),
     }
 }
 

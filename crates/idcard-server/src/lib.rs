@@ -6,8 +6,8 @@
 
 mod grpc;
 pub mod idempotent;
-pub mod settings;
 mod peers;
+pub mod settings;
 pub mod status;
 mod telemetry;
 pub mod wire;

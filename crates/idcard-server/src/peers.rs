@@ -22,7 +22,10 @@ pub fn parse_pairs(setting: &'static str, text: &str) -> Result<Vec<(String, Str
             Some((name, value)) if !name.trim().is_empty() && !value.trim().is_empty() => {
                 Ok((name.trim().to_string(), value.trim().to_string()))
             }
-            _ => Err(PeerError::Malformed { setting, entry: entry.to_string() }),
+            _ => Err(PeerError::Malformed {
+                setting,
+                entry: entry.to_string(),
+            }),
         })
         .collect()
 }
@@ -39,7 +42,11 @@ impl Peers {
         let mut channels = HashMap::new();
         for (name, url) in parse_pairs(setting, text)? {
             let endpoint = Endpoint::from_shared(url.clone())
-                .map_err(|err| PeerError::BadEndpoint { name: name.clone(), url: url.clone(), reason: err.to_string() })?
+                .map_err(|err| PeerError::BadEndpoint {
+                    name: name.clone(),
+                    url: url.clone(),
+                    reason: err.to_string(),
+                })?
                 .connect_timeout(Duration::from_secs(3))
                 .timeout(timeout)
                 .tcp_nodelay(true);
@@ -49,7 +56,10 @@ impl Peers {
     }
 
     pub fn channel(&self, name: &str) -> Result<Channel, PeerError> {
-        self.channels.get(name).cloned().ok_or_else(|| PeerError::Unknown(name.to_string()))
+        self.channels
+            .get(name)
+            .cloned()
+            .ok_or_else(|| PeerError::Unknown(name.to_string()))
     }
 
     pub fn contains(&self, name: &str) -> bool {

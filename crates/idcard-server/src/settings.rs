@@ -90,7 +90,10 @@ impl CommonSettings {
     }
 
     pub fn db_options(&self) -> DbOptions {
-        DbOptions { max_connections: self.db_max_connections, statement_timeout: self.db_statement_timeout }
+        DbOptions {
+            max_connections: self.db_max_connections,
+            statement_timeout: self.db_statement_timeout,
+        }
     }
 
     pub fn relay_config(&self) -> RelayConfig {
@@ -110,6 +113,7 @@ impl CommonSettings {
     }
 
     pub fn listen_addr_or(&self, port: u16) -> SocketAddr {
-        self.listen_addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)))
+        self.listen_addr
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)))
     }
 }

@@ -13,7 +13,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        FieldError { field: field.into(), description: description.into() }
+        FieldError {
+            field: field.into(),
+            description: description.into(),
+        }
     }
 }
 
@@ -31,16 +34,29 @@ pub fn invalid_argument(errors: &[FieldError]) -> Status {
         .map(|e| format!("{}: {}", e.field, e.description))
         .collect::<Vec<_>>()
         .join("; ");
-    let violations = errors.iter().map(|e| FieldViolation::new(e.field.clone(), e.description.clone())).collect::<Vec<_>>();
-    Status::with_error_details(Code::InvalidArgument, message, ErrorDetails::with_bad_request(violations))
+    let violations = errors
+        .iter()
+        .map(|e| FieldViolation::new(e.field.clone(), e.description.clone()))
+        .collect::<Vec<_>>();
+    Status::with_error_details(
+        Code::InvalidArgument,
+        message,
+        ErrorDetails::with_bad_request(violations),
+    )
 }
 
 /// `FAILED_PRECONDITION` listing every reason: one precondition violation per reason
 /// (type = reason code), and the first reason as the `ErrorInfo` reason.
 pub fn refused(reasons: &[Reason]) -> Status {
-    let message = reasons.iter().map(|r| format!("{}: {}", r.code, r.message)).collect::<Vec<_>>().join("; ");
-    let violations =
-        reasons.iter().map(|r| PreconditionViolation::new(r.code.clone(), "application", r.message.clone())).collect::<Vec<_>>();
+    let message = reasons
+        .iter()
+        .map(|r| format!("{}: {}", r.code, r.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let violations = reasons
+        .iter()
+        .map(|r| PreconditionViolation::new(r.code.clone(), "application", r.message.clone()))
+        .collect::<Vec<_>>();
     let mut details = ErrorDetails::with_precondition_failure(violations);
     if let Some(first) = reasons.first() {
         details.set_error_info(first.code.clone(), "idcard.v1", std::collections::HashMap::new());
@@ -60,7 +76,12 @@ pub fn reason_codes(status: &Status) -> Vec<String> {
 pub fn field_violations(status: &Status) -> Vec<FieldError> {
     status
         .get_details_bad_request()
-        .map(|bad| bad.field_violations.into_iter().map(|v| FieldError::new(v.field, v.description)).collect())
+        .map(|bad| {
+            bad.field_violations
+                .into_iter()
+                .map(|v| FieldError::new(v.field, v.description))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -73,10 +94,13 @@ pub fn violated_fields(status: &Status) -> Vec<String> {
 /// and logged, not shown.
 pub fn from_db(err: idcard_db::DbError) -> Status {
     match err {
-        idcard_db::DbError::UniqueViolation { constraint } => Status::already_exists(format!("duplicate ({constraint})")),
-        idcard_db::DbError::RequestIdReused(id) => {
-            invalid_argument(&[FieldError::new("request_id", format!("{id} was already used for a different request"))])
+        idcard_db::DbError::UniqueViolation { constraint } => {
+            Status::already_exists(format!("duplicate ({constraint})"))
         }
+        idcard_db::DbError::RequestIdReused(id) => invalid_argument(&[FieldError::new(
+            "request_id",
+            format!("{id} was already used for a different request"),
+        )]),
         other => {
             tracing::error!(error = %other, "database error");
             Status::internal("internal database error")

@@ -7,28 +7,46 @@ use uuid::Uuid;
 use crate::status::FieldError;
 
 pub fn date_to_wire(date: time::Date) -> CalendarDate {
-    CalendarDate { year: date.year(), month: i32::from(u8::from(date.month())), day: i32::from(date.day()) }
+    CalendarDate {
+        year: date.year(),
+        month: i32::from(u8::from(date.month())),
+        day: i32::from(date.day()),
+    }
 }
 
 /// A required calendar date.
 pub fn date_from_wire(field: &str, date: Option<&CalendarDate>) -> Result<time::Date, FieldError> {
     let date = date.ok_or_else(|| FieldError::new(field, "required"))?;
-    let month = u8::try_from(date.month).ok().and_then(|m| time::Month::try_from(m).ok());
+    let month = u8::try_from(date.month)
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok());
     let day = u8::try_from(date.day).ok();
     match (month, day) {
-        (Some(month), Some(day)) => time::Date::from_calendar_date(date.year, month, day)
-            .map_err(|_| FieldError::new(field, format!("{}-{:02}-{:02} is not a calendar date", date.year, date.month, date.day))),
-        _ => Err(FieldError::new(field, format!("{}-{:02}-{:02} is not a calendar date", date.year, date.month, date.day))),
+        (Some(month), Some(day)) => time::Date::from_calendar_date(date.year, month, day).map_err(|_| {
+            FieldError::new(
+                field,
+                format!("{}-{:02}-{:02} is not a calendar date", date.year, date.month, date.day),
+            )
+        }),
+        _ => Err(FieldError::new(
+            field,
+            format!("{}-{:02}-{:02} is not a calendar date", date.year, date.month, date.day),
+        )),
     }
 }
 
 /// Milliseconds since the epoch as a protobuf timestamp.
 pub fn ms_to_timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: ms.div_euclid(1000), nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0) }
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+    }
 }
 
 pub fn timestamp_to_ms(ts: &prost_types::Timestamp) -> i64 {
-    ts.seconds.saturating_mul(1000).saturating_add(i64::from(ts.nanos / 1_000_000))
+    ts.seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(ts.nanos / 1_000_000))
 }
 
 /// Today in China Standard Time (UTC+8), the calendar the statutory limits count in.
@@ -38,7 +56,8 @@ pub fn today_cst() -> time::Date {
 
 /// The China Standard Time date of an instant in epoch milliseconds.
 pub fn date_cst_of_ms(ms: i64) -> time::Date {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     (at + time::Duration::hours(8)).date()
 }
 
@@ -75,7 +94,10 @@ pub fn page_after(field: &str, token: &str) -> Result<Option<i64>, FieldError> {
     if token.is_empty() {
         return Ok(None);
     }
-    token.parse::<i64>().map(Some).map_err(|_| FieldError::new(field, "not a token this service gave out"))
+    token
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| FieldError::new(field, "not a token this service gave out"))
 }
 
 /// Contract enums to domain enums and back. An unspecified or unknown wire value is a
@@ -118,7 +140,8 @@ pub mod enums {
 
     /// `None` for unspecified (a filter that matches every state).
     pub fn state_filter_from_wire(field: &str, value: i32) -> Result<Option<ApplicationState>, FieldError> {
-        let state = pb::ApplicationState::try_from(value).map_err(|_| FieldError::new(field, "unknown application state"))?;
+        let state =
+            pb::ApplicationState::try_from(value).map_err(|_| FieldError::new(field, "unknown application state"))?;
         Ok(match state {
             pb::ApplicationState::Unspecified => None,
             pb::ApplicationState::Submitted => Some(ApplicationState::Submitted),
@@ -180,7 +203,8 @@ pub mod enums {
     }
 }
 
-const DATE_TEXT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!("[year]-[month]-[day]");
+const DATE_TEXT: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
 
 /// A calendar date as stored: `YYYY-MM-DD`.
 pub fn date_to_text(date: time::Date) -> String {

@@ -20,7 +20,9 @@ impl TestDb {
         match std::env::var(POSTGRES_URL_VAR) {
             Ok(server) if !server.is_empty() => {
                 let name = format!("idcard_test_{label}_{}", uuid::Uuid::now_v7().simple());
-                let url = idcard_db::postgres::ensure_database(&server, &name).await.expect("create a test database");
+                let url = idcard_db::postgres::ensure_database(&server, &name)
+                    .await
+                    .expect("create a test database");
                 TestDb { url, _dir: None }
             }
             _ => {

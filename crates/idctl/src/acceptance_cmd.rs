@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::ArgGroup;
-use idcard_domain::{
-    ApplicationKind, ApplicationState, CitizenId, DocumentKind, Sex, Waiver, application_fee,
-};
+use idcard_domain::{ApplicationKind, ApplicationState, CitizenId, DocumentKind, Sex, Waiver, application_fee};
 use idcard_proto::v1 as pb;
 use idcard_server::wire::{date_to_wire, enums, today_cst};
 
@@ -16,8 +14,7 @@ use crate::print;
 
 /// A stand-in for the photo taken at the counter, so that scripts need no file: the
 /// smallest JPEG frame (start of image, JFIF header, end of image).
-const PLACEHOLDER_PHOTO: &[u8] =
-    b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9";
+const PLACEHOLDER_PHOTO: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -196,11 +193,7 @@ pub async fn run(cmd: Command, endpoints: &Endpoints) -> anyhow::Result<ExitCode
             print_next_page(response.applications.is_empty(), &response.next_page_token);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Arrive {
-            id,
-            clerk,
-            request_id,
-        } => {
+        Command::Arrive { id, clerk, request_id } => {
             let request = pb::ConfirmCardArrivalRequest {
                 request_id: request_id.unwrap_or_else(new_request_id),
                 application_id: id,
@@ -264,18 +257,16 @@ async fn submit_request(args: SubmitArgs) -> anyhow::Result<pb::SubmitApplicatio
     let amount_fen = args
         .amount_fen
         .unwrap_or_else(|| i64::from(application_fee(args.kind, args.waiver, today).amount_fen));
-    let guardian = if args.guardian_name.is_some()
-        || args.guardian_citizen_id.is_some()
-        || args.guardian_relationship.is_some()
-    {
-        Some(pb::Guardian {
-            name: args.guardian_name.unwrap_or_default(),
-            citizen_id: args.guardian_citizen_id.unwrap_or_default(),
-            relationship: args.guardian_relationship.unwrap_or_default(),
-        })
-    } else {
-        None
-    };
+    let guardian =
+        if args.guardian_name.is_some() || args.guardian_citizen_id.is_some() || args.guardian_relationship.is_some() {
+            Some(pb::Guardian {
+                name: args.guardian_name.unwrap_or_default(),
+                citizen_id: args.guardian_citizen_id.unwrap_or_default(),
+                relationship: args.guardian_relationship.unwrap_or_default(),
+            })
+        } else {
+            None
+        };
 
     Ok(pb::SubmitApplicationRequest {
         request_id: args.request_id.unwrap_or_else(new_request_id),
@@ -296,11 +287,7 @@ async fn submit_request(args: SubmitArgs) -> anyhow::Result<pb::SubmitApplicatio
             fingerprints,
         }),
         guardian,
-        documents: args
-            .document
-            .iter()
-            .map(|&d| document_to_wire(d) as i32)
-            .collect(),
+        documents: args.document.iter().map(|&d| document_to_wire(d) as i32).collect(),
         fee: Some(pb::FeePayment {
             waiver: waiver_to_wire(args.waiver) as i32,
             amount_fen,
@@ -334,43 +321,34 @@ pub(crate) fn new_request_id() -> String {
 
 /// `YYYY-MM-DD`.
 pub(crate) fn parse_date(text: &str) -> Result<time::Date, String> {
-    idcard_server::wire::date_from_text(text)
-        .ok_or_else(|| format!("{text:?} is not a calendar date YYYY-MM-DD"))
+    idcard_server::wire::date_from_text(text).ok_or_else(|| format!("{text:?} is not a calendar date YYYY-MM-DD"))
 }
 
 fn parse_kind(text: &str) -> Result<ApplicationKind, String> {
-    text.parse()
-        .map_err(|e: idcard_domain::ParseEnumError| e.to_string())
+    text.parse().map_err(|e: idcard_domain::ParseEnumError| e.to_string())
 }
 
 fn parse_state(text: &str) -> Result<ApplicationState, String> {
-    text.parse()
-        .map_err(|e: idcard_domain::ParseEnumError| e.to_string())
+    text.parse().map_err(|e: idcard_domain::ParseEnumError| e.to_string())
 }
 
 fn parse_sex(text: &str) -> Result<Sex, String> {
-    text.parse()
-        .map_err(|e: idcard_domain::ParseEnumError| e.to_string())
+    text.parse().map_err(|e: idcard_domain::ParseEnumError| e.to_string())
 }
 
 fn parse_document(text: &str) -> Result<DocumentKind, String> {
-    text.parse()
-        .map_err(|e: idcard_domain::ParseEnumError| e.to_string())
+    text.parse().map_err(|e: idcard_domain::ParseEnumError| e.to_string())
 }
 
 fn parse_waiver(text: &str) -> Result<Waiver, String> {
-    text.parse()
-        .map_err(|e: idcard_domain::ParseEnumError| e.to_string())
+    text.parse().map_err(|e: idcard_domain::ParseEnumError| e.to_string())
 }
 
 /// The contract spells each document as `DOCUMENT_KIND_` and the domain's name in
 /// upper case.
 fn document_to_wire(kind: DocumentKind) -> pb::DocumentKind {
-    pb::DocumentKind::from_str_name(&format!(
-        "DOCUMENT_KIND_{}",
-        kind.as_str().to_ascii_uppercase()
-    ))
-    .unwrap_or(pb::DocumentKind::Unspecified)
+    pb::DocumentKind::from_str_name(&format!("DOCUMENT_KIND_{}", kind.as_str().to_ascii_uppercase()))
+        .unwrap_or(pb::DocumentKind::Unspecified)
 }
 
 fn waiver_to_wire(waiver: Waiver) -> pb::FeeWaiver {
@@ -390,20 +368,14 @@ mod tests {
         for &kind in DocumentKind::ALL {
             let wire = document_to_wire(kind);
             assert_ne!(wire, pb::DocumentKind::Unspecified, "{kind}");
-            assert_eq!(
-                enums::document_from_wire("documents[0]", wire as i32),
-                Ok(kind)
-            );
+            assert_eq!(enums::document_from_wire("documents[0]", wire as i32), Ok(kind));
         }
     }
 
     #[test]
     fn printed_document_names_match_the_flag_spelling() {
         for &kind in DocumentKind::ALL {
-            assert_eq!(
-                print::document_name(document_to_wire(kind) as i32),
-                kind.as_str()
-            );
+            assert_eq!(print::document_name(document_to_wire(kind) as i32), kind.as_str());
         }
     }
 }

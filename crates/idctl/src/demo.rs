@@ -91,14 +91,23 @@ pub async fn run(args: Args, endpoints: &Endpoints) -> anyhow::Result<ExitCode> 
     }
     println!("\n== final status");
     for app in &finals {
-        println!("{} {}: {}", app.receipt_number, print::kind_name(app.kind), print::state_name(app.state));
+        println!(
+            "{} {}: {}",
+            app.receipt_number,
+            print::kind_name(app.kind),
+            print::state_name(app.state)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Takes one application from the counter to collection.
 async fn walk(c: &mut Clients, point: &str, who: &Applicant, remake: bool) -> anyhow::Result<pb::Application> {
-    let kind = if who.kind == pb::ApplicationKind::Renewal { "renewal" } else { "replacement" };
+    let kind = if who.kind == pb::ApplicationKind::Renewal {
+        "renewal"
+    } else {
+        "replacement"
+    };
     println!("\n== {kind} at acceptance point {point}");
     let submitted = c
         .acceptance
@@ -108,7 +117,11 @@ async fn walk(c: &mut Clients, point: &str, who: &Applicant, remake: bool) -> an
         .application
         .context("no application in the answer")?;
     let id = submitted.application_id.clone();
-    println!("1. submitted: receipt {}, due {}", submitted.receipt_number, print::date(submitted.due_date.as_ref()));
+    println!(
+        "1. submitted: receipt {}, due {}",
+        submitted.receipt_number,
+        print::date(submitted.due_date.as_ref())
+    );
 
     wait_for(c, &id, pb::ApplicationState::UnderReview).await?;
     println!("2. delivered to the domicile bureau, under review");
@@ -128,7 +141,9 @@ async fn walk(c: &mut Clients, point: &str, who: &Applicant, remake: bool) -> an
     }
     let case = c
         .review
-        .get_application(pb::ReviewServiceGetApplicationRequest { application_id: id.clone() })
+        .get_application(pb::ReviewServiceGetApplicationRequest {
+            application_id: id.clone(),
+        })
         .await?
         .into_inner()
         .review_case
@@ -154,7 +169,11 @@ async fn walk(c: &mut Clients, point: &str, who: &Applicant, remake: bool) -> an
             "4. approved and issued by {}: valid {} to {}",
             issuance.issuing_authority,
             print::date(issuance.validity_start.as_ref()),
-            if issuance.long_term { "long-term".to_string() } else { print::date(issuance.validity_end.as_ref()) }
+            if issuance.long_term {
+                "long-term".to_string()
+            } else {
+                print::date(issuance.validity_end.as_ref())
+            }
         );
     }
     wait_for(c, &id, pb::ApplicationState::InProduction).await?;
@@ -162,7 +181,9 @@ async fn walk(c: &mut Clients, point: &str, who: &Applicant, remake: bool) -> an
 
     let job = c
         .production
-        .get_job(pb::GetJobRequest { key: Some(pb::get_job_request::Key::ApplicationId(id.clone())) })
+        .get_job(pb::GetJobRequest {
+            key: Some(pb::get_job_request::Key::ApplicationId(id.clone())),
+        })
         .await?
         .into_inner()
         .job
@@ -212,7 +233,9 @@ async fn walk(c: &mut Clients, point: &str, who: &Applicant, remake: bool) -> an
         .acceptance
         .collect_card(pb::CollectCardRequest {
             request_id: uuid::Uuid::now_v7().to_string(),
-            key: Some(pb::collect_card_request::Key::ReceiptNumber(submitted.receipt_number.clone())),
+            key: Some(pb::collect_card_request::Key::ReceiptNumber(
+                submitted.receipt_number.clone(),
+            )),
             applicant_checked_and_signed: true,
             old_card_surrendered: who.kind == pb::ApplicationKind::Renewal,
             clerk: "clerk-demo".to_string(),
@@ -224,7 +247,11 @@ async fn walk(c: &mut Clients, point: &str, who: &Applicant, remake: bool) -> an
     println!(
         "   collected with receipt {}{}",
         submitted.receipt_number,
-        if who.kind == pb::ApplicationKind::Renewal { ", old card surrendered" } else { "" }
+        if who.kind == pb::ApplicationKind::Renewal {
+            ", old card surrendered"
+        } else {
+            ""
+        }
     );
     println!("{}", print::application(&collected));
     Ok(collected)
@@ -264,7 +291,9 @@ fn submit_request(point: &str, who: &Applicant) -> pb::SubmitApplicationRequest 
 }
 
 /// The start of a JPEG file; the demo has no camera.
-const DEMO_PHOTO: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0xFF, 0xD9];
+const DEMO_PHOTO: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0xFF, 0xD9,
+];
 
 /// Polls the acceptance service until the application has reached `state`.
 async fn wait_for(c: &mut Clients, id: &str, state: pb::ApplicationState) -> anyhow::Result<pb::Application> {
@@ -272,7 +301,9 @@ async fn wait_for(c: &mut Clients, id: &str, state: pb::ApplicationState) -> any
     loop {
         let app = c
             .acceptance
-            .get_application(pb::GetApplicationRequest { key: Some(pb::get_application_request::Key::ApplicationId(id.to_string())) })
+            .get_application(pb::GetApplicationRequest {
+                key: Some(pb::get_application_request::Key::ApplicationId(id.to_string())),
+            })
             .await?
             .into_inner()
             .application
@@ -281,7 +312,12 @@ async fn wait_for(c: &mut Clients, id: &str, state: pb::ApplicationState) -> any
             return Ok(app);
         }
         if started.elapsed() > c.timeout {
-            bail!("application {id} did not reach {} within {:?}; it is {}", print::state_name(state.into()), c.timeout, print::state_name(app.state));
+            bail!(
+                "application {id} did not reach {} within {:?}; it is {}",
+                print::state_name(state.into()),
+                c.timeout,
+                print::state_name(app.state)
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

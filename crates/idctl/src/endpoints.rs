@@ -10,13 +10,28 @@ use tonic::transport::{Channel, Endpoint};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Endpoints {
     /// The acceptance service.
-    #[arg(long, global = true, env = "IDCARD_ACCEPTANCE_URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        global = true,
+        env = "IDCARD_ACCEPTANCE_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub acceptance_url: String,
     /// The review service.
-    #[arg(long, global = true, env = "IDCARD_REVIEW_URL", default_value = "http://127.0.0.1:50052")]
+    #[arg(
+        long,
+        global = true,
+        env = "IDCARD_REVIEW_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
     pub review_url: String,
     /// The production service.
-    #[arg(long, global = true, env = "IDCARD_PRODUCTION_URL", default_value = "http://127.0.0.1:50053")]
+    #[arg(
+        long,
+        global = true,
+        env = "IDCARD_PRODUCTION_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
     pub production_url: String,
 }
 
@@ -39,7 +54,10 @@ pub async fn connect(url: &str) -> anyhow::Result<Channel> {
         .map_err(|err| anyhow::anyhow!("{url}: not a valid endpoint: {err}"))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30));
-    endpoint.connect().await.map_err(|err| anyhow::anyhow!("cannot connect to {url}: {err} (is the stack up? `idctl up`)"))
+    endpoint
+        .connect()
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot connect to {url}: {err} (is the stack up? `idctl up`)"))
 }
 
 /// An error for the terminal: a gRPC status shows its code, message and the reason codes

@@ -35,24 +35,10 @@ pub enum Command {
 }
 
 pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
-    let Command::Check {
-        numbers,
-        json,
-        legacy,
-    } = cmd;
+    let Command::Check { numbers, json, legacy } = cmd;
     let today = idcard_server::wire::today_cst();
     // Reading standard input blocks; keep it off the async workers.
-    let all_valid = tokio::task::spawn_blocking(move || {
-        check_all(
-            &numbers,
-            Options {
-                today,
-                json,
-                legacy,
-            },
-        )
-    })
-    .await??;
+    let all_valid = tokio::task::spawn_blocking(move || check_all(&numbers, Options { today, json, legacy })).await??;
     Ok(if all_valid {
         ExitCode::SUCCESS
     } else {
@@ -353,9 +339,7 @@ mod tests {
             legacy,
         });
         let mut out = Vec::new();
-        checker
-            .check_lines(input.as_bytes(), &mut out)
-            .expect("in memory");
+        checker.check_lines(input.as_bytes(), &mut out).expect("in memory");
         (String::from_utf8(out).expect("utf-8"), checker.all_valid)
     }
 
@@ -421,11 +405,7 @@ mod tests {
         let json = json_of("110105491231002", false);
         assert_eq!(json["valid"], false);
         assert_eq!(json["reason_code"], "CITIZEN_ID_LENGTH");
-        assert!(
-            json["hint"]
-                .as_str()
-                .is_some_and(|h| h.contains("--legacy"))
-        );
+        assert!(json["hint"].as_str().is_some_and(|h| h.contains("--legacy")));
 
         let json = json_of("110105491231002", true);
         assert_eq!(json["valid"], true);
@@ -449,9 +429,7 @@ mod tests {
             legacy: false,
         });
         let mut out = Vec::new();
-        checker
-            .check_lines(&b"\xff\xfe\n"[..], &mut out)
-            .expect("in memory");
+        checker.check_lines(&b"\xff\xfe\n"[..], &mut out).expect("in memory");
         assert!(!checker.all_valid);
         let json: serde_json::Value = serde_json::from_slice(&out).expect("json");
         assert_eq!(json["reason_code"], "NOT_TEXT");

@@ -21,7 +21,11 @@ use clap::{Parser, Subcommand};
 use crate::endpoints::Endpoints;
 
 #[derive(Parser)]
-#[command(name = "idctl", version, about = "Cross-region resident ID card services: run, drive and inspect the stack")]
+#[command(
+    name = "idctl",
+    version,
+    about = "Cross-region resident ID card services: run, drive and inspect the stack"
+)]
 struct Cli {
     #[command(flatten)]
     endpoints: Endpoints,

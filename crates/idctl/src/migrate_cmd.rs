@@ -36,7 +36,9 @@ impl Service {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&args.database, &DbOptions::default()).await.context("connecting to the database")?;
+    let db = Db::connect(&args.database, &DbOptions::default())
+        .await
+        .context("connecting to the database")?;
     db.migrate(&args.service.migrations()).await.context("migrating")?;
     db.close().await;
     println!("{:?} schema is up to date", args.service);

@@ -73,9 +73,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let replayed = idcard_outbox::replay_dead_letters(&db, ids).await;
             db.close().await;
             let replayed = replayed.context("cannot replay dead letters")?;
-            println!(
-                "replayed {replayed} dead letter(s); the relay delivers them on its next poll"
-            );
+            println!("replayed {replayed} dead letter(s); the relay delivers them on its next poll");
             if !all && replayed < message_ids.len() as u64 {
                 eprintln!(
                     "{} of the {} message id(s) named are not dead letters in this database",
@@ -94,10 +92,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
 async fn open(url: &str) -> anyhow::Result<Db> {
     if let Some(path) = sqlite_path(url) {
         let exists = tokio::fs::try_exists(path).await.unwrap_or(false);
-        anyhow::ensure!(
-            exists,
-            "no database at {path} (is this the service's data directory?)"
-        );
+        anyhow::ensure!(exists, "no database at {path} (is this the service's data directory?)");
     }
     let options = DbOptions {
         max_connections: 1,
@@ -137,10 +132,7 @@ mod tests {
     #[test]
     fn sqlite_paths_are_found() {
         assert_eq!(sqlite_path("sqlite:data/review.db"), Some("data/review.db"));
-        assert_eq!(
-            sqlite_path("sqlite:///tmp/a.db?mode=rwc"),
-            Some("/tmp/a.db")
-        );
+        assert_eq!(sqlite_path("sqlite:///tmp/a.db?mode=rwc"), Some("/tmp/a.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://u@h/db"), None);
     }
@@ -151,10 +143,7 @@ mod tests {
             redact("postgres://app:secret@db:5432/review"),
             "postgres://app:***@db:5432/review"
         );
-        assert_eq!(
-            redact("postgres://app@db/review"),
-            "postgres://app@db/review"
-        );
+        assert_eq!(redact("postgres://app@db/review"), "postgres://app@db/review");
         assert_eq!(redact("sqlite:data/review.db"), "sqlite:data/review.db");
     }
 }

@@ -29,11 +29,7 @@ pub fn application(a: &pb::Application) -> String {
         field(&mut out, "domicile", &applicant.domicile_region_code);
     }
     if let Some(guardian) = &a.guardian {
-        field(
-            &mut out,
-            "guardian",
-            &format!("present ({})", guardian.relationship),
-        );
+        field(&mut out, "guardian", &format!("present ({})", guardian.relationship));
     }
     if !a.documents.is_empty() {
         let documents: Vec<&str> = a.documents.iter().map(|&d| document_name(d)).collect();
@@ -64,11 +60,7 @@ pub fn application(a: &pb::Application) -> String {
             yes_no(c.applicant_checked_and_signed)
         );
         if a.kind == pb::ApplicationKind::Renewal as i32 {
-            let _ = write!(
-                text,
-                ", old card surrendered: {}",
-                yes_no(c.old_card_surrendered)
-            );
+            let _ = write!(text, ", old card surrendered: {}", yes_no(c.old_card_surrendered));
         }
         field(&mut out, "collected", &text);
     }
@@ -328,8 +320,7 @@ pub fn date(d: Option<&pb::CalendarDate>) -> String {
     }
 }
 
-const INSTANT: &[BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+const INSTANT: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
 
 /// An instant in China Standard Time, to the second, or `-` when absent.
 pub fn instant(ms: Option<i64>) -> String {
@@ -338,10 +329,7 @@ pub fn instant(ms: Option<i64>) -> String {
     };
     let cst = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
     match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) {
-        Ok(at) => format!(
-            "{}+08",
-            at.to_offset(cst).format(INSTANT).unwrap_or_default()
-        ),
+        Ok(at) => format!("{}+08", at.to_offset(cst).format(INSTANT).unwrap_or_default()),
         Err(_) => format!("{ms}ms"),
     }
 }
@@ -416,14 +404,8 @@ mod tests {
 
     #[test]
     fn state_names_are_lowercase_snake() {
-        assert_eq!(
-            state_name(pb::ApplicationState::UnderReview as i32),
-            "under_review"
-        );
-        assert_eq!(
-            state_name(pb::ApplicationState::Collected as i32),
-            "collected"
-        );
+        assert_eq!(state_name(pb::ApplicationState::UnderReview as i32), "under_review");
+        assert_eq!(state_name(pb::ApplicationState::Collected as i32), "collected");
         assert_eq!(state_name(99), "unknown");
     }
 

@@ -77,11 +77,7 @@ pub struct RowError {
 }
 
 impl RowError {
-    pub(crate) fn new(
-        line: usize,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> RowError {
+    pub(crate) fn new(line: usize, field: impl Into<String>, message: impl Into<String>) -> RowError {
         RowError {
             line,
             field: field.into(),
@@ -144,11 +140,7 @@ pub async fn run(cmd: Command, endpoints: &Endpoints) -> anyhow::Result<ExitCode
             for error in &errors {
                 eprintln!("{}: {error}", file.display());
             }
-            anyhow::bail!(
-                "{}: {} error(s); nothing was sent",
-                file.display(),
-                errors.len()
-            );
+            anyhow::bail!("{}: {} error(s); nothing was sent", file.display(), errors.len());
         }
     };
     anyhow::ensure!(
@@ -192,10 +184,7 @@ pub async fn run(cmd: Command, endpoints: &Endpoints) -> anyhow::Result<ExitCode
 /// `line 7: card_id` (CSV) or `line 3: cards[1].card_id` (JSON lines). A field that
 /// names no row is returned as it is.
 fn locate(field: &str, origins: &[Origin], format: Format) -> String {
-    let Some((index, rest)) = field
-        .strip_prefix("residents[")
-        .and_then(|s| s.split_once(']'))
-    else {
+    let Some((index, rest)) = field.strip_prefix("residents[").and_then(|s| s.split_once(']')) else {
         return field.to_string();
     };
     let Some(origin) = index.parse::<usize>().ok().and_then(|i| origins.get(i)) else {
@@ -266,17 +255,10 @@ mod tests {
         assert_eq!(locate("request_id", &origins, Format::Jsonl), "request_id");
     }
 
-
     #[test]
     fn format_follows_the_extension() {
-        assert_eq!(
-            Format::of_path(Path::new("a/residents.CSV")),
-            Some(Format::Csv)
-        );
-        assert_eq!(
-            Format::of_path(Path::new("residents.jsonl")),
-            Some(Format::Jsonl)
-        );
+        assert_eq!(Format::of_path(Path::new("a/residents.CSV")), Some(Format::Csv));
+        assert_eq!(Format::of_path(Path::new("residents.jsonl")), Some(Format::Jsonl));
         assert_eq!(Format::of_path(Path::new("residents.txt")), None);
     }
 

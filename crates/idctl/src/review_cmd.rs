@@ -77,10 +77,7 @@ pub async fn run(cmd: Command, endpoints: &Endpoints) -> anyhow::Result<ExitCode
                 page_size,
                 page_token,
             };
-            let response = client
-                .list_pending_applications(request)
-                .await?
-                .into_inner();
+            let response = client.list_pending_applications(request).await?.into_inner();
             for summary in &response.applications {
                 println!("{}", print::review_summary(summary));
             }
@@ -89,11 +86,7 @@ pub async fn run(cmd: Command, endpoints: &Endpoints) -> anyhow::Result<ExitCode
         }
         Command::Get { id } => {
             let request = pb::ReviewServiceGetApplicationRequest { application_id: id };
-            client
-                .get_application(request)
-                .await?
-                .into_inner()
-                .review_case
+            client.get_application(request).await?.into_inner().review_case
         }
         Command::Approve {
             id,
@@ -107,11 +100,7 @@ pub async fn run(cmd: Command, endpoints: &Endpoints) -> anyhow::Result<ExitCode
                 reviewer,
                 note,
             };
-            client
-                .approve_application(request)
-                .await?
-                .into_inner()
-                .review_case
+            client.approve_application(request).await?.into_inner().review_case
         }
         Command::Reject {
             id,
@@ -133,11 +122,7 @@ pub async fn run(cmd: Command, endpoints: &Endpoints) -> anyhow::Result<ExitCode
                 }),
                 reviewer,
             };
-            client
-                .reject_application(request)
-                .await?
-                .into_inner()
-                .review_case
+            client.reject_application(request).await?.into_inner().review_case
         }
     };
     let case = case.context("the service answered without the review case")?;

@@ -31,10 +31,16 @@ impl Stack {
         let mut listeners = Vec::with_capacity(3);
         for (name, port) in names.iter().zip(ports) {
             let addr = SocketAddr::new(ip, port);
-            let listener = TcpListener::bind(addr).await.with_context(|| format!("{name}: cannot listen on {addr}"))?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("{name}: cannot listen on {addr}"))?;
             listeners.push(listener);
         }
-        let addrs = [listeners[0].local_addr()?, listeners[1].local_addr()?, listeners[2].local_addr()?];
+        let addrs = [
+            listeners[0].local_addr()?,
+            listeners[1].local_addr()?,
+            listeners[2].local_addr()?,
+        ];
         let listeners: [TcpListener; 3] = listeners.try_into().map_err(|_| anyhow::anyhow!("three listeners"))?;
         Ok(Stack { listeners, addrs })
     }
@@ -60,11 +66,18 @@ impl Stack {
         acceptance.routes = ROUTES.to_string();
         acceptance.production_centre = "production".to_string();
         let mut review = review::Config::for_database(review_db);
-        review.common =
-            dev(review.common, "review", format!("acceptance={acceptance_url},production={production_url}"));
+        review.common = dev(
+            review.common,
+            "review",
+            format!("acceptance={acceptance_url},production={production_url}"),
+        );
         let mut production = production::Config::for_database(production_db);
         production.common = dev(production.common, "production", format!("acceptance={acceptance_url}"));
-        Configs { acceptance, review, production }
+        Configs {
+            acceptance,
+            review,
+            production,
+        }
     }
 
     /// The listeners of acceptance, review and production, for a caller that starts
@@ -79,15 +92,21 @@ impl Stack {
         let mut tasks = tokio::task::JoinSet::new();
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            acceptance::serve_with_listener(configs.acceptance, a, stop).await.map_err(|e| anyhow::anyhow!("acceptance: {e}"))
+            acceptance::serve_with_listener(configs.acceptance, a, stop)
+                .await
+                .map_err(|e| anyhow::anyhow!("acceptance: {e}"))
         });
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            review::serve_with_listener(configs.review, r, stop).await.map_err(|e| anyhow::anyhow!("review: {e}"))
+            review::serve_with_listener(configs.review, r, stop)
+                .await
+                .map_err(|e| anyhow::anyhow!("review: {e}"))
         });
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            production::serve_with_listener(configs.production, p, stop).await.map_err(|e| anyhow::anyhow!("production: {e}"))
+            production::serve_with_listener(configs.production, p, stop)
+                .await
+                .map_err(|e| anyhow::anyhow!("production: {e}"))
         });
         Running { tasks }
     }
@@ -112,4 +131,3 @@ impl Running {
         first_error.map_or(Ok(()), Err)
     }
 }
-

@@ -46,9 +46,17 @@ const SAMPLE_RESIDENTS: &str = include_str!("seed/residents.jsonl");
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     idcard_server::init_tracing(args.log_json);
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
-    let stack = Stack::bind(args.bind, [args.acceptance_port, args.review_port, args.production_port]).await?;
+    let stack = Stack::bind(
+        args.bind,
+        [args.acceptance_port, args.review_port, args.production_port],
+    )
+    .await?;
     let [acceptance_db, review_db, production_db] = databases(&args).await?;
-    let store = if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    let store = if args.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     let configs = stack.configs(acceptance_db, review_db, production_db);
     let shutdown = idcard_server::shutdown_on_signal();
     let urls = stack.urls();
@@ -59,9 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!(
         "stack up on {store}: acceptance {}, review {}, production {}; Ctrl-C stops",
-        urls.0,
-        urls.1,
-        urls.2
+        urls.0, urls.1, urls.2
     );
     running.wait(shutdown).await?;
     println!("stack stopped");
@@ -88,15 +94,25 @@ async fn databases(args: &Args) -> anyhow::Result<[String; 3]> {
 /// Loads the sample residents once the review service answers. The fixed request id
 /// makes a second start a no-op.
 async fn seed(review_url: &str) -> anyhow::Result<()> {
-    let residents = register::parse_jsonl(SAMPLE_RESIDENTS)
-        .map_err(|errors| anyhow::anyhow!("sample residents: {}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))?;
+    let residents = register::parse_jsonl(SAMPLE_RESIDENTS).map_err(|errors| {
+        anyhow::anyhow!(
+            "sample residents: {}",
+            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+        )
+    })?;
     let count = residents.len();
-    let request = pb::ImportResidentsRequest { request_id: "idctl-up-sample-residents-v1".to_string(), residents };
+    let request = pb::ImportResidentsRequest {
+        request_id: "idctl-up-sample-residents-v1".to_string(),
+        residents,
+    };
     for attempt in 0.. {
         match endpoints::connect(review_url).await {
             Ok(channel) => {
                 let mut client = pb::review_service_client::ReviewServiceClient::new(channel);
-                client.import_residents(request.clone()).await.map_err(|s| anyhow::Error::from(s).context("loading sample residents"))?;
+                client
+                    .import_residents(request.clone())
+                    .await
+                    .map_err(|s| anyhow::Error::from(s).context("loading sample residents"))?;
                 tracing::info!(count, "sample household register records loaded");
                 return Ok(());
             }

@@ -119,7 +119,9 @@ impl AcceptanceService for Acceptance {
         let mut tx = self.db.begin_read().await.map_err(from_db)?;
         let row = key.find(&mut tx).await?;
         let application = current(&mut tx, row.application_id).await?;
-        Ok(Response::new(pb::GetApplicationResponse { application: Some(application) }))
+        Ok(Response::new(pb::GetApplicationResponse {
+            application: Some(application),
+        }))
     }
 
     async fn list_applications(
@@ -128,10 +130,20 @@ impl AcceptanceService for Acceptance {
     ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
         let request = request.into_inner();
         let mut errors = Vec::new();
-        let point = submission::point_code("acceptance_point_code", &request.acceptance_point_code).map_err(|e| errors.push(e)).ok();
-        let state = wire::enums::state_filter_from_wire("state", request.state).map_err(|e| errors.push(e)).ok().flatten();
-        let limit = wire::page_size("page_size", request.page_size, 50, 500).map_err(|e| errors.push(e)).ok();
-        let before = wire::page_after("page_token", &request.page_token).map_err(|e| errors.push(e)).ok().flatten();
+        let point = submission::point_code("acceptance_point_code", &request.acceptance_point_code)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let state = wire::enums::state_filter_from_wire("state", request.state)
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
+        let limit = wire::page_size("page_size", request.page_size, 50, 500)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let before = wire::page_after("page_token", &request.page_token)
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
         let (Some(point), Some(limit)) = (point, limit) else {
             return Err(invalid_argument(&errors));
         };
@@ -139,13 +151,22 @@ impl AcceptanceService for Acceptance {
             return Err(invalid_argument(&errors));
         }
         let mut tx = self.db.begin_read().await.map_err(from_db)?;
-        let rows = store::list(&mut tx, &point, state, before, limit).await.map_err(from_db)?;
+        let rows = store::list(&mut tx, &point, state, before, limit)
+            .await
+            .map_err(from_db)?;
         let next_page_token = match rows.last() {
             Some(last) if rows.len() == limit as usize => last.seq.to_string(),
             _ => String::new(),
         };
-        let applications = rows.iter().map(view::summary).collect::<Result<_, _>>().map_err(from_db)?;
-        Ok(Response::new(pb::ListApplicationsResponse { applications, next_page_token }))
+        let applications = rows
+            .iter()
+            .map(view::summary)
+            .collect::<Result<_, _>>()
+            .map_err(from_db)?;
+        Ok(Response::new(pb::ListApplicationsResponse {
+            applications,
+            next_page_token,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(application_id = %request.get_ref().application_id))]
@@ -156,18 +177,28 @@ impl AcceptanceService for Acceptance {
         let request = request.into_inner();
         let id = wire::parse_uuid("application_id", &request.application_id).map_err(|e| invalid_argument(&[e]))?;
         let clerk = wire::required_text("clerk", &request.clerk, 64).map_err(|e| invalid_argument(&[e]))?;
-        let (response, _) = idempotent::run(&self.db, "ConfirmCardArrival", &request.request_id, &request, async |tx| {
-            let row = Key::Id(id).find(tx).await?;
-            let state = row.state().map_err(from_db)?;
-            let next = transition(state, ApplicationEvent::Arrived).map_err(|_| {
-                refused(&[Reason {
-                    code: "CARD_NOT_DISPATCHED".into(),
-                    message: format!("no card was dispatched for this application; it is {}", state.as_str()),
-                }])
-            })?;
-            store::record_step(tx, id, next, now_ms(), &clerk, "card arrived at the acceptance point").await.map_err(from_db)?;
-            Ok(pb::ConfirmCardArrivalResponse { application: Some(current(tx, row.application_id).await?) })
-        })
+        let (response, _) = idempotent::run(
+            &self.db,
+            "ConfirmCardArrival",
+            &request.request_id,
+            &request,
+            async |tx| {
+                let row = Key::Id(id).find(tx).await?;
+                let state = row.state().map_err(from_db)?;
+                let next = transition(state, ApplicationEvent::Arrived).map_err(|_| {
+                    refused(&[Reason {
+                        code: "CARD_NOT_DISPATCHED".into(),
+                        message: format!("no card was dispatched for this application; it is {}", state.as_str()),
+                    }])
+                })?;
+                store::record_step(tx, id, next, now_ms(), &clerk, "card arrived at the acceptance point")
+                    .await
+                    .map_err(from_db)?;
+                Ok(pb::ConfirmCardArrivalResponse {
+                    application: Some(current(tx, row.application_id).await?),
+                })
+            },
+        )
         .await?;
         Ok(Response::new(response))
     }
@@ -202,7 +233,10 @@ impl AcceptanceService for Acceptance {
                     0,
                     Reason {
                         code: "CARD_NOT_READY".into(),
-                        message: format!("the card is not ready for collection; the application is {}", state.as_str()),
+                        message: format!(
+                            "the card is not ready for collection; the application is {}",
+                            state.as_str()
+                        ),
                     },
                 );
             }
@@ -217,10 +251,16 @@ impl AcceptanceService for Acceptance {
                 applicant_checked_and_signed: true,
                 old_card_surrendered: request.old_card_surrendered,
             };
-            store::set_record(tx, row.application_id, Record::Collection, &collection.encode_to_vec()).await.map_err(from_db)?;
-            store::record_step(tx, row.application_id, next, now, &clerk, "collected by the applicant").await.map_err(from_db)?;
+            store::set_record(tx, row.application_id, Record::Collection, &collection.encode_to_vec())
+                .await
+                .map_err(from_db)?;
+            store::record_step(tx, row.application_id, next, now, &clerk, "collected by the applicant")
+                .await
+                .map_err(from_db)?;
             tracing::info!(application_id = %row.application_id, "card collected");
-            Ok(pb::CollectCardResponse { application: Some(current(tx, row.application_id).await?) })
+            Ok(pb::CollectCardResponse {
+                application: Some(current(tx, row.application_id).await?),
+            })
         })
         .await?;
         Ok(Response::new(response))
@@ -239,7 +279,10 @@ impl Key {
         match key {
             Some(K::ApplicationId(id)) => Key::id(&id),
             Some(K::ReceiptNumber(receipt)) => Key::receipt(&receipt),
-            None => Err(invalid_argument(&[FieldError::new("key", "required: application_id or receipt_number")])),
+            None => Err(invalid_argument(&[FieldError::new(
+                "key",
+                "required: application_id or receipt_number",
+            )])),
         }
     }
 
@@ -248,12 +291,17 @@ impl Key {
         match key {
             Some(K::ApplicationId(id)) => Key::id(&id),
             Some(K::ReceiptNumber(receipt)) => Key::receipt(&receipt),
-            None => Err(invalid_argument(&[FieldError::new("key", "required: application_id or receipt_number")])),
+            None => Err(invalid_argument(&[FieldError::new(
+                "key",
+                "required: application_id or receipt_number",
+            )])),
         }
     }
 
     fn id(text: &str) -> Result<Key, Status> {
-        wire::parse_uuid("application_id", text).map(Key::Id).map_err(|e| invalid_argument(&[e]))
+        wire::parse_uuid("application_id", text)
+            .map(Key::Id)
+            .map_err(|e| invalid_argument(&[e]))
     }
 
     fn receipt(text: &str) -> Result<Key, Status> {
@@ -267,13 +315,17 @@ impl Key {
             Key::Id(id) => store::find(tx, *id).await,
             Key::Receipt(receipt) => store::find_by_receipt(tx, receipt.as_str()).await,
         };
-        row.map_err(from_db)?.ok_or_else(|| Status::not_found("no such application"))
+        row.map_err(from_db)?
+            .ok_or_else(|| Status::not_found("no such application"))
     }
 }
 
 /// The application as it now stands in `tx`, with its history.
 pub(crate) async fn current(tx: &mut Tx, application_id: Uuid) -> Result<pb::Application, Status> {
-    let row = store::find(tx, application_id).await.map_err(from_db)?.ok_or_else(|| Status::not_found("no such application"))?;
+    let row = store::find(tx, application_id)
+        .await
+        .map_err(from_db)?
+        .ok_or_else(|| Status::not_found("no such application"))?;
     let history = store::history(tx, application_id).await.map_err(from_db)?;
     view::application(&row, &history).map_err(from_db)
 }

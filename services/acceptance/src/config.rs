@@ -2,7 +2,10 @@ use idcard_server::settings::CommonSettings;
 
 /// Settings of the acceptance service. Every one is also an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "acceptance", about = "Residence-side acceptance service: takes applications and hands cards over")]
+#[command(
+    name = "acceptance",
+    about = "Residence-side acceptance service: takes applications and hands cards over"
+)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonSettings,

@@ -27,8 +27,16 @@ impl AcceptanceInboxService for AcceptanceInbox {
     ) -> Result<Response<pb::ReceiveDecisionResponse>, Status> {
         let request = request.into_inner();
         let (message_id, application_id) = ids(&request.message_id, &request.application_id)?;
-        let reviewer = if request.reviewer.is_empty() { "domicile bureau".to_string() } else { request.reviewer.clone() };
-        let at = request.decided_at.as_ref().map(wire::timestamp_to_ms).unwrap_or_else(idcard_db::now_ms);
+        let reviewer = if request.reviewer.is_empty() {
+            "domicile bureau".to_string()
+        } else {
+            request.reviewer.clone()
+        };
+        let at = request
+            .decided_at
+            .as_ref()
+            .map(wire::timestamp_to_ms)
+            .unwrap_or_else(idcard_db::now_ms);
         let (event, record, note) = match &request.decision {
             Some(pb::receive_decision_request::Decision::Approval(approval)) => {
                 let issuance = approval
@@ -36,24 +44,55 @@ impl AcceptanceInboxService for AcceptanceInbox {
                     .as_ref()
                     .ok_or_else(|| invalid_argument(&[FieldError::new("approval.issuance", "required")]))?;
                 let note = format!("approved; issued by {}", issuance.issuing_authority);
-                (ApplicationEvent::Approved, (Record::Issuance, issuance.encode_to_vec()), note)
+                (
+                    ApplicationEvent::Approved,
+                    (Record::Issuance, issuance.encode_to_vec()),
+                    note,
+                )
             }
             Some(pb::receive_decision_request::Decision::Rejection(rejection)) => {
                 if rejection.reasons.is_empty() {
-                    return Err(invalid_argument(&[FieldError::new("rejection.reasons", "at least one reason")]));
+                    return Err(invalid_argument(&[FieldError::new(
+                        "rejection.reasons",
+                        "at least one reason",
+                    )]));
                 }
-                let codes = rejection.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ");
-                (ApplicationEvent::Rejected, (Record::Rejection, rejection.encode_to_vec()), format!("rejected: {codes}"))
+                let codes = rejection
+                    .reasons
+                    .iter()
+                    .map(|r| r.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    ApplicationEvent::Rejected,
+                    (Record::Rejection, rejection.encode_to_vec()),
+                    format!("rejected: {codes}"),
+                )
             }
-            None => return Err(invalid_argument(&[FieldError::new("decision", "required: approval or rejection")])),
+            None => {
+                return Err(invalid_argument(&[FieldError::new(
+                    "decision",
+                    "required: approval or rejection",
+                )]));
+            }
         };
-        apply(&self.db, message_id, "acceptance.receive_decision", application_id, |tx, state| {
-            Box::pin(async move {
-                let Some(next) = step(state, event)? else { return Ok(()) };
-                store::set_record(tx, application_id, record.0, &record.1).await.map_err(from_db)?;
-                store::record_step(tx, application_id, next, at, &reviewer, &note).await.map_err(from_db)
-            })
-        })
+        apply(
+            &self.db,
+            message_id,
+            "acceptance.receive_decision",
+            application_id,
+            |tx, state| {
+                Box::pin(async move {
+                    let Some(next) = step(state, event)? else { return Ok(()) };
+                    store::set_record(tx, application_id, record.0, &record.1)
+                        .await
+                        .map_err(from_db)?;
+                    store::record_step(tx, application_id, next, at, &reviewer, &note)
+                        .await
+                        .map_err(from_db)
+                })
+            },
+        )
         .await?;
         Ok(Response::new(pb::ReceiveDecisionResponse {}))
     }
@@ -67,29 +106,54 @@ impl AcceptanceInboxService for AcceptanceInbox {
         let (message_id, application_id) = ids(&request.message_id, &request.application_id)?;
         let events: &[ApplicationEvent] = match pb::ProductionStep::try_from(request.step) {
             Ok(pb::ProductionStep::Started) => &[ApplicationEvent::ProductionStarted],
-            Ok(pb::ProductionStep::QualityCheckFailed) => &[ApplicationEvent::QualityCheckFailed, ApplicationEvent::Remade],
+            Ok(pb::ProductionStep::QualityCheckFailed) => {
+                &[ApplicationEvent::QualityCheckFailed, ApplicationEvent::Remade]
+            }
             Ok(pb::ProductionStep::QualityCheckPassed) => &[ApplicationEvent::QualityCheckPassed],
             Ok(pb::ProductionStep::Dispatched) => &[ApplicationEvent::Dispatched],
-            _ => return Err(invalid_argument(&[FieldError::new("step", "required: a production step")])),
+            _ => {
+                return Err(invalid_argument(&[FieldError::new(
+                    "step",
+                    "required: a production step",
+                )]));
+            }
         };
-        let at = request.at.as_ref().map(wire::timestamp_to_ms).unwrap_or_else(idcard_db::now_ms);
-        let actor = if request.operator.is_empty() { "production centre".to_string() } else { request.operator.clone() };
+        let at = request
+            .at
+            .as_ref()
+            .map(wire::timestamp_to_ms)
+            .unwrap_or_else(idcard_db::now_ms);
+        let actor = if request.operator.is_empty() {
+            "production centre".to_string()
+        } else {
+            request.operator.clone()
+        };
         let detail = request.detail.clone();
-        apply(&self.db, message_id, "acceptance.receive_production_update", application_id, |tx, state| {
-            Box::pin(async move {
-                let mut state = state;
-                for (i, event) in events.iter().enumerate() {
-                    let Some(next) = step(state, *event)? else { return Ok(()) };
-                    let note = match (event, i) {
-                        (ApplicationEvent::Remade, _) => "the card is being remade".to_string(),
-                        _ => detail.clone(),
-                    };
-                    store::record_step(tx, application_id, next, at, &actor, &note).await.map_err(from_db)?;
-                    state = next;
-                }
-                Ok(())
-            })
-        })
+        apply(
+            &self.db,
+            message_id,
+            "acceptance.receive_production_update",
+            application_id,
+            |tx, state| {
+                Box::pin(async move {
+                    let mut state = state;
+                    for (i, event) in events.iter().enumerate() {
+                        let Some(next) = step(state, *event)? else {
+                            return Ok(());
+                        };
+                        let note = match (event, i) {
+                            (ApplicationEvent::Remade, _) => "the card is being remade".to_string(),
+                            _ => detail.clone(),
+                        };
+                        store::record_step(tx, application_id, next, at, &actor, &note)
+                            .await
+                            .map_err(from_db)?;
+                        state = next;
+                    }
+                    Ok(())
+                })
+            },
+        )
         .await?;
         Ok(Response::new(pb::ReceiveProductionUpdateResponse {}))
     }
@@ -100,7 +164,9 @@ fn ids(message_id: &str, application_id: &str) -> Result<(Uuid, Uuid), Status> {
     let application = wire::parse_uuid("application_id", application_id);
     match (message, application) {
         (Ok(m), Ok(a)) => Ok((m, a)),
-        (m, a) => Err(invalid_argument(&[m.err(), a.err()].into_iter().flatten().collect::<Vec<_>>())),
+        (m, a) => Err(invalid_argument(
+            &[m.err(), a.err()].into_iter().flatten().collect::<Vec<_>>(),
+        )),
     }
 }
 
@@ -120,7 +186,10 @@ async fn apply(
         tracing::info!(%message_id, kind, "duplicate message acknowledged");
         return Ok(());
     }
-    let row = store::find(&mut tx, application_id).await.map_err(from_db)?.ok_or_else(|| Status::not_found("no such application"))?;
+    let row = store::find(&mut tx, application_id)
+        .await
+        .map_err(from_db)?
+        .ok_or_else(|| Status::not_found("no such application"))?;
     let state = row.state().map_err(from_db)?;
     change(&mut tx, state).await?;
     tx.commit().await.map_err(from_db)

@@ -37,19 +37,29 @@ pub static MIGRATIONS: MigrationSet = MigrationSet {
 /// Binds the configured address and serves until `shutdown`.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     let addr = config.common.listen_addr_or(DEFAULT_PORT);
-    let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })?;
     serve_with_listener(config, listener, shutdown).await
 }
 
 /// Serves on `listener` until `shutdown`: migrates, starts the relay, serves gRPC, then
 /// lets the relay finish its batch.
-pub async fn serve_with_listener(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn serve_with_listener(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let db = Db::connect(&config.common.database_url, &config.common.db_options()).await?;
     db.migrate(&[&idcard_outbox::MIGRATIONS, &MIGRATIONS]).await?;
     let peers = config.common.peers()?;
     let routes = routing::Routes::parse(&config.routes, &peers)?;
 
-    let relay = Relay::new(db.clone(), delivery::AcceptanceDeliverer { peers }, config.common.relay_config());
+    let relay = Relay::new(
+        db.clone(),
+        delivery::AcceptanceDeliverer { peers },
+        config.common.relay_config(),
+    );
     let api = api::Acceptance {
         db: db.clone(),
         routes,

@@ -20,7 +20,10 @@ impl Routes {
                 return Err(RouteError::BadPrefix(prefix.clone()));
             }
             if !peers.contains(peer) {
-                return Err(RouteError::UnknownPeer { prefix: prefix.clone(), peer: peer.clone() });
+                return Err(RouteError::UnknownPeer {
+                    prefix: prefix.clone(),
+                    peer: peer.clone(),
+                });
             }
         }
         entries.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
@@ -30,7 +33,10 @@ impl Routes {
     /// The review peer for a domicile, if any route covers it.
     pub fn review_peer(&self, domicile: RegionCode) -> Option<&str> {
         let code = domicile.as_string();
-        self.entries.iter().find(|(prefix, _)| code.starts_with(prefix.as_str())).map(|(_, peer)| peer.as_str())
+        self.entries
+            .iter()
+            .find(|(prefix, _)| code.starts_with(prefix.as_str()))
+            .map(|(_, peer)| peer.as_str())
     }
 }
 

@@ -25,11 +25,15 @@ pub struct ApplicationRow {
 
 impl ApplicationRow {
     pub fn state(&self) -> Result<ApplicationState, DbError> {
-        self.state.parse().map_err(|_| DbError::Config(format!("stored state {:?} is unknown", self.state)))
+        self.state
+            .parse()
+            .map_err(|_| DbError::Config(format!("stored state {:?} is unknown", self.state)))
     }
 
     pub fn kind(&self) -> Result<ApplicationKind, DbError> {
-        self.kind.parse().map_err(|_| DbError::Config(format!("stored kind {:?} is unknown", self.kind)))
+        self.kind
+            .parse()
+            .map_err(|_| DbError::Config(format!("stored kind {:?} is unknown", self.kind)))
     }
 }
 
@@ -106,7 +110,10 @@ pub async fn open_application(tx: &mut Tx, citizen_id: &str, kind: ApplicationKi
 pub async fn find(tx: &mut Tx, application_id: Uuid) -> Result<Option<ApplicationRow>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM applications WHERE application_id = $1");
     let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, ApplicationRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(application_id).fetch_optional(conn).await?
+        sqlx::query_as::<_, ApplicationRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(application_id)
+            .fetch_optional(conn)
+            .await?
     });
     Ok(row)
 }
@@ -114,7 +121,10 @@ pub async fn find(tx: &mut Tx, application_id: Uuid) -> Result<Option<Applicatio
 pub async fn find_by_receipt(tx: &mut Tx, receipt_number: &str) -> Result<Option<ApplicationRow>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM applications WHERE receipt_number = $1");
     let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, ApplicationRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(receipt_number).fetch_optional(conn).await?
+        sqlx::query_as::<_, ApplicationRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(receipt_number)
+            .fetch_optional(conn)
+            .await?
     });
     Ok(row)
 }
@@ -174,7 +184,12 @@ pub async fn set_record(tx: &mut Tx, application_id: Uuid, record: Record, encod
         Record::Rejection => "UPDATE applications SET rejection = $1 WHERE application_id = $2",
         Record::Collection => "UPDATE applications SET collection = $1 WHERE application_id = $2",
     };
-    on_tx!(tx, |conn| sqlx::query(sql).bind(encoded).bind(application_id).execute(conn).await?.rows_affected());
+    on_tx!(tx, |conn| sqlx::query(sql)
+        .bind(encoded)
+        .bind(application_id)
+        .execute(conn)
+        .await?
+        .rows_affected());
     Ok(())
 }
 

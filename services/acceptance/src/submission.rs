@@ -3,8 +3,7 @@
 //! the rules.
 
 use idcard_domain::{
-    ApplicationKind, CitizenId, EligibilityFacts, Fee, Policy, RegionCode, application_fee,
-    check_documents,
+    ApplicationKind, CitizenId, EligibilityFacts, Fee, Policy, RegionCode, application_fee, check_documents,
 };
 use idcard_proto::v1 as pb;
 use idcard_server::status::{FieldError, Reason};
@@ -47,7 +46,11 @@ impl Errors {
 }
 
 /// Validates `request` as received on `today` (China Standard Time).
-pub fn check(request: &pb::SubmitApplicationRequest, routes: &Routes, today: time::Date) -> Result<Submission, Rejected> {
+pub fn check(
+    request: &pb::SubmitApplicationRequest,
+    routes: &Routes,
+    today: time::Date,
+) -> Result<Submission, Rejected> {
     let mut errors = Errors::default();
     let acceptance_point_code = errors.take(point_code("acceptance_point_code", &request.acceptance_point_code));
     let kind = errors.take(enums::kind_from_wire("kind", request.kind));
@@ -91,7 +94,11 @@ pub fn check(request: &pb::SubmitApplicationRequest, routes: &Routes, today: tim
             errors.take(guardian(request.guardian.as_ref(), today));
         }
         if let Err(missing) = check_documents(kind, age, &documents) {
-            let list = missing.iter().map(|m| format!("{} ({})", m.message, m.code)).collect::<Vec<_>>().join("; ");
+            let list = missing
+                .iter()
+                .map(|m| format!("{} ({})", m.message, m.code))
+                .collect::<Vec<_>>()
+                .join("; ");
             errors.push("documents", format!("missing: {list}"));
         }
     }
@@ -111,7 +118,11 @@ pub fn check(request: &pb::SubmitApplicationRequest, routes: &Routes, today: tim
                 );
             }
             if fee.amount_fen > 0 {
-                errors.take(wire::required_text("fee.payment_reference", &paid.payment_reference, 64));
+                errors.take(wire::required_text(
+                    "fee.payment_reference",
+                    &paid.payment_reference,
+                    64,
+                ));
             }
             Some(fee)
         }
@@ -119,15 +130,33 @@ pub fn check(request: &pb::SubmitApplicationRequest, routes: &Routes, today: tim
     };
     let current_card_expiry = match (kind, request.current_card_expiry.as_ref()) {
         (Some(ApplicationKind::Renewal), None) => {
-            errors.push("current_card_expiry", "required for a renewal: the expiry date on the card being renewed");
+            errors.push(
+                "current_card_expiry",
+                "required for a renewal: the expiry date on the card being renewed",
+            );
             None
         }
         (_, Some(expiry)) => errors.take(wire::date_from_wire("current_card_expiry", Some(expiry))),
         (_, None) => None,
     };
 
-    let (Some(acceptance_point_code), Some(kind), Some(clerk), Some(citizen_id), Some(domicile), Some(review_peer), Some(fee)) =
-        (acceptance_point_code, kind, clerk, citizen_id, domicile, review_peer, fee)
+    let (
+        Some(acceptance_point_code),
+        Some(kind),
+        Some(clerk),
+        Some(citizen_id),
+        Some(domicile),
+        Some(review_peer),
+        Some(fee),
+    ) = (
+        acceptance_point_code,
+        kind,
+        clerk,
+        citizen_id,
+        domicile,
+        review_peer,
+        fee,
+    )
     else {
         return Err(Rejected::BadInput(errors.0));
     };
@@ -152,15 +181,33 @@ pub fn check(request: &pb::SubmitApplicationRequest, routes: &Routes, today: tim
     };
     if let Err(refusals) = Policy::standard().check(&facts) {
         return Err(Rejected::Refused(
-            refusals.into_iter().map(|r| Reason { code: r.code.to_string(), message: r.message.to_string() }).collect(),
+            refusals
+                .into_iter()
+                .map(|r| Reason {
+                    code: r.code.to_string(),
+                    message: r.message.to_string(),
+                })
+                .collect(),
         ));
     }
 
-    Ok(Submission { kind, acceptance_point_code, citizen_id, domicile, review_peer, fee, clerk })
+    Ok(Submission {
+        kind,
+        acceptance_point_code,
+        citizen_id,
+        domicile,
+        review_peer,
+        fee,
+        clerk,
+    })
 }
 
 /// The applicant's card items, domicile, phone, photo and fingerprints.
-fn applicant_fields(applicant: &pb::Applicant, today: time::Date, errors: &mut Errors) -> (Option<CitizenId>, Option<RegionCode>) {
+fn applicant_fields(
+    applicant: &pb::Applicant,
+    today: time::Date,
+    errors: &mut Errors,
+) -> (Option<CitizenId>, Option<RegionCode>) {
     let citizen_id = match applicant.card_items.as_ref() {
         None => {
             errors.push("applicant.card_items", "required");
@@ -172,10 +219,21 @@ fn applicant_fields(applicant: &pb::Applicant, today: time::Date, errors: &mut E
                     .map_err(|err| FieldError::new("applicant.card_items.citizen_id", err.to_string())),
             );
             errors.take(wire::required_text("applicant.card_items.name", &items.name, 64));
-            errors.take(wire::required_text("applicant.card_items.ethnicity", &items.ethnicity, 32));
-            errors.take(wire::required_text("applicant.card_items.domicile_address", &items.domicile_address, 200));
+            errors.take(wire::required_text(
+                "applicant.card_items.ethnicity",
+                &items.ethnicity,
+                32,
+            ));
+            errors.take(wire::required_text(
+                "applicant.card_items.domicile_address",
+                &items.domicile_address,
+                200,
+            ));
             let sex = errors.take(enums::sex_from_wire("applicant.card_items.sex", items.sex));
-            let birth = errors.take(wire::date_from_wire("applicant.card_items.birth_date", items.birth_date.as_ref()));
+            let birth = errors.take(wire::date_from_wire(
+                "applicant.card_items.birth_date",
+                items.birth_date.as_ref(),
+            ));
             if let Some(id) = &id {
                 if sex.is_some_and(|sex| sex != id.sex()) {
                     errors.push("applicant.card_items.sex", "does not match the citizen id");
@@ -200,8 +258,15 @@ fn applicant_fields(applicant: &pb::Applicant, today: time::Date, errors: &mut E
     if applicant.fingerprints.len() > 2 {
         errors.push("applicant.fingerprints", "at most two fingerprints");
     }
-    if applicant.fingerprints.iter().any(|f| f.is_empty() || f.len() > MAX_FINGERPRINT_BYTES) {
-        errors.push("applicant.fingerprints", format!("each 1 to {MAX_FINGERPRINT_BYTES} bytes"));
+    if applicant
+        .fingerprints
+        .iter()
+        .any(|f| f.is_empty() || f.len() > MAX_FINGERPRINT_BYTES)
+    {
+        errors.push(
+            "applicant.fingerprints",
+            format!("each 1 to {MAX_FINGERPRINT_BYTES} bytes"),
+        );
     }
     (citizen_id, domicile)
 }
@@ -219,13 +284,19 @@ fn phone(field: &str, phone: &str) -> Result<(), FieldError> {
     if phone.len() == 11 && phone.starts_with('1') && phone.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(FieldError::new(field, "required: an 11-digit mobile number starting with 1"))
+        Err(FieldError::new(
+            field,
+            "required: an 11-digit mobile number starting with 1",
+        ))
     }
 }
 
 fn guardian(guardian: Option<&pb::Guardian>, today: time::Date) -> Result<(), FieldError> {
     let Some(g) = guardian else {
-        return Err(FieldError::new("guardian", "required: an applicant under 16 applies through a guardian"));
+        return Err(FieldError::new(
+            "guardian",
+            "required: an applicant under 16 applies through a guardian",
+        ));
     };
     wire::required_text("guardian.name", &g.name, 64)?;
     wire::required_text("guardian.relationship", &g.relationship, 32)?;

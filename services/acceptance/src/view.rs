@@ -10,7 +10,12 @@ use crate::store::{ApplicationRow, EventRow};
 
 pub fn application(row: &ApplicationRow, history: &[EventRow]) -> Result<pb::Application, DbError> {
     let submission = pb::SubmitApplicationRequest::decode(row.submission.as_slice()).map_err(corrupt)?;
-    let rejection = row.rejection.as_deref().map(pb::Rejection::decode).transpose().map_err(corrupt)?;
+    let rejection = row
+        .rejection
+        .as_deref()
+        .map(pb::Rejection::decode)
+        .transpose()
+        .map_err(corrupt)?;
     let (rejection_reasons, rejection_contact) = match rejection {
         Some(r) => (r.reasons, r.contact),
         None => (Vec::new(), None),
@@ -27,14 +32,27 @@ pub fn application(row: &ApplicationRow, history: &[EventRow]) -> Result<pb::App
         fee: submission.fee,
         accepted_at: Some(wire::ms_to_timestamp(row.accepted_at_ms)),
         due_date: Some(wire::date_to_wire(due_date(row)?)),
-        issuance: row.issuance.as_deref().map(pb::Issuance::decode).transpose().map_err(corrupt)?,
+        issuance: row
+            .issuance
+            .as_deref()
+            .map(pb::Issuance::decode)
+            .transpose()
+            .map_err(corrupt)?,
         rejection_reasons,
         rejection_contact,
-        collection: row.collection.as_deref().map(pb::Collection::decode).transpose().map_err(corrupt)?,
+        collection: row
+            .collection
+            .as_deref()
+            .map(pb::Collection::decode)
+            .transpose()
+            .map_err(corrupt)?,
         history: history
             .iter()
             .map(|e| {
-                let state = e.state.parse().map_err(|_| DbError::Config(format!("stored state {:?} is unknown", e.state)))?;
+                let state = e
+                    .state
+                    .parse()
+                    .map_err(|_| DbError::Config(format!("stored state {:?} is unknown", e.state)))?;
                 Ok(pb::StatusEvent {
                     state: enums::state_to_wire(state).into(),
                     at: Some(wire::ms_to_timestamp(e.at_ms)),
@@ -66,7 +84,9 @@ pub fn due_date(row: &ApplicationRow) -> Result<time::Date, DbError> {
 
 /// A stored citizen id, masked; stored ids were valid when written.
 pub fn masked(citizen_id: &str) -> String {
-    CitizenId::parse(citizen_id, time::Date::MAX).map(|id| id.masked()).unwrap_or_else(|_| "*".repeat(citizen_id.len()))
+    CitizenId::parse(citizen_id, time::Date::MAX)
+        .map(|id| id.masked())
+        .unwrap_or_else(|_| "*".repeat(citizen_id.len()))
 }
 
 fn corrupt(err: prost::DecodeError) -> DbError {

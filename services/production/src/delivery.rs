@@ -23,10 +23,8 @@ impl Deliverer for ProductionDeliverer {
     async fn deliver(&self, message: &Message) -> Result<(), DeliveryError> {
         match message.kind.as_str() {
             RECEIVE_PRODUCTION_UPDATE => {
-                let mut request =
-                    ReceiveProductionUpdateRequest::decode(message.payload.as_slice()).map_err(
-                        |err| DeliveryError::Permanent(format!("payload does not decode: {err}")),
-                    )?;
+                let mut request = ReceiveProductionUpdateRequest::decode(message.payload.as_slice())
+                    .map_err(|err| DeliveryError::Permanent(format!("payload does not decode: {err}")))?;
                 // The receiver's inbox dedupes on the outbox message id.
                 request.message_id = message.message_id.to_string();
                 let channel = self
@@ -39,9 +37,7 @@ impl Deliverer for ProductionDeliverer {
                     .map_err(|status| delivery_error(&status))?;
                 Ok(())
             }
-            other => Err(DeliveryError::Permanent(format!(
-                "unknown message kind {other:?}"
-            ))),
+            other => Err(DeliveryError::Permanent(format!("unknown message kind {other:?}"))),
         }
     }
 }

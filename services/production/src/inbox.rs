@@ -4,9 +4,7 @@ use idcard_db::{Db, now_ms};
 use idcard_domain::{CitizenId, ReceiptNo, Stage, due_date};
 use idcard_outbox::{RelayHandle, accept_inbound};
 use idcard_proto::v1::production_inbox_service_server::ProductionInboxService;
-use idcard_proto::v1::{
-    ProductionStep, ReceiveProductionOrderRequest, ReceiveProductionOrderResponse,
-};
+use idcard_proto::v1::{ProductionStep, ReceiveProductionOrderRequest, ReceiveProductionOrderResponse};
 use idcard_server::Peers;
 use idcard_server::status::{FieldError, from_db, invalid_argument};
 use idcard_server::wire::{date_cst_of_ms, date_from_wire, parse_uuid, required_text, today_cst};
@@ -49,11 +47,7 @@ struct Order {
 }
 
 /// Checks every field of `order`, naming each one at fault.
-fn validate(
-    order: &ReceiveProductionOrderRequest,
-    peers: &Peers,
-    today: time::Date,
-) -> Result<Order, Vec<FieldError>> {
+fn validate(order: &ReceiveProductionOrderRequest, peers: &Peers, today: time::Date) -> Result<Order, Vec<FieldError>> {
     let mut errors = Vec::new();
     let message_id = parse_uuid("message_id", &order.message_id)
         .map_err(|e| errors.push(e))
@@ -63,16 +57,13 @@ fn validate(
         .ok();
     let receipt_number = match order.receipt_number.trim() {
         "" => Err(FieldError::new("receipt_number", "required")),
-        text => {
-            ReceiptNo::parse(text).map_err(|e| FieldError::new("receipt_number", e.to_string()))
-        }
+        text => ReceiptNo::parse(text).map_err(|e| FieldError::new("receipt_number", e.to_string())),
     }
     .map_err(|e| errors.push(e))
     .ok();
-    let acceptance_point_code =
-        required_text("acceptance_point_code", &order.acceptance_point_code, 64)
-            .map_err(|e| errors.push(e))
-            .ok();
+    let acceptance_point_code = required_text("acceptance_point_code", &order.acceptance_point_code, 64)
+        .map_err(|e| errors.push(e))
+        .ok();
     let origin = required_text("origin", &order.origin, 128)
         .and_then(|origin| {
             // Refused here rather than dead-lettered later: every report would go nowhere.
@@ -89,9 +80,7 @@ fn validate(
         .ok();
     let citizen_id = match &order.card_items {
         None => Err(FieldError::new("card_items", "required")),
-        Some(items) if items.citizen_id.is_empty() => {
-            Err(FieldError::new("card_items.citizen_id", "required"))
-        }
+        Some(items) if items.citizen_id.is_empty() => Err(FieldError::new("card_items.citizen_id", "required")),
         Some(items) => CitizenId::parse(&items.citizen_id, today)
             .map_err(|e| FieldError::new("card_items.citizen_id", e.to_string())),
     }
@@ -100,9 +89,7 @@ fn validate(
     match &order.issuance {
         None => errors.push(FieldError::new("issuance", "required")),
         Some(issuance) => {
-            if let Err(e) =
-                date_from_wire("issuance.validity_start", issuance.validity_start.as_ref())
-            {
+            if let Err(e) = date_from_wire("issuance.validity_start", issuance.validity_start.as_ref()) {
                 errors.push(e);
             }
         }
@@ -144,8 +131,7 @@ impl ProductionInboxService for ProductionInbox {
         request: Request<ReceiveProductionOrderRequest>,
     ) -> Result<Response<ReceiveProductionOrderResponse>, Status> {
         let request = request.into_inner();
-        let order = validate(&request, &self.peers, today_cst())
-            .map_err(|errors| invalid_argument(&errors))?;
+        let order = validate(&request, &self.peers, today_cst()).map_err(|errors| invalid_argument(&errors))?;
 
         let mut tx = self.db.begin().await.map_err(from_db)?;
         if !accept_inbound(&mut tx, order.message_id, RECEIVE_PRODUCTION_ORDER)
@@ -156,8 +142,7 @@ impl ProductionInboxService for ProductionInbox {
             return Ok(Response::new(ReceiveProductionOrderResponse {}));
         }
         let received_at_ms = now_ms();
-        let production_due_date =
-            due_date(Stage::Production, date_cst_of_ms(received_at_ms), false);
+        let production_due_date = due_date(Stage::Production, date_cst_of_ms(received_at_ms), false);
         let job_id = Uuid::now_v7();
         let new_job = NewJob {
             job_id,
@@ -170,9 +155,7 @@ impl ProductionInboxService for ProductionInbox {
             received_at_ms,
             production_due_date,
         };
-        let created = store::insert_job(&mut tx, &new_job)
-            .await
-            .map_err(from_db)?;
+        let created = store::insert_job(&mut tx, &new_job).await.map_err(from_db)?;
         if created {
             let update = Update {
                 step: ProductionStep::Started,

@@ -31,13 +31,9 @@ impl JobState {
     }
 
     pub fn parse(text: &str) -> Option<JobState> {
-        [
-            JobState::InProduction,
-            JobState::Passed,
-            JobState::Dispatched,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        [JobState::InProduction, JobState::Passed, JobState::Dispatched]
+            .into_iter()
+            .find(|s| s.as_str() == text)
     }
 
     /// The application's state while its job is in this state.
@@ -70,8 +66,7 @@ impl JobState {
                 ApplicationEvent::Remade,
             )?
         };
-        Ok(JobState::from_application_state(next)
-            .expect("a quality check leads to a production state"))
+        Ok(JobState::from_application_state(next).expect("a quality check leads to a production state"))
     }
 
     /// The state after the card is sent to the acceptance point.
@@ -174,18 +169,12 @@ mod tests {
 
     #[test]
     fn a_failed_check_keeps_the_job_in_production() {
-        assert_eq!(
-            JobState::InProduction.after_check(false),
-            Ok(JobState::InProduction)
-        );
+        assert_eq!(JobState::InProduction.after_check(false), Ok(JobState::InProduction));
     }
 
     #[test]
     fn a_passed_check_makes_the_job_passed() {
-        assert_eq!(
-            JobState::InProduction.after_check(true),
-            Ok(JobState::Passed)
-        );
+        assert_eq!(JobState::InProduction.after_check(true), Ok(JobState::Passed));
     }
 
     #[test]
@@ -205,11 +194,7 @@ mod tests {
 
     #[test]
     fn states_round_trip_through_storage() {
-        for state in [
-            JobState::InProduction,
-            JobState::Passed,
-            JobState::Dispatched,
-        ] {
+        for state in [JobState::InProduction, JobState::Passed, JobState::Dispatched] {
             assert_eq!(JobState::parse(state.as_str()), Some(state));
         }
         assert_eq!(JobState::parse("produced"), None);

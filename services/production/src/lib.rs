@@ -61,8 +61,7 @@ pub async fn serve_with_listener(
     let common = &config.common;
     let peers = common.peers()?;
     let db = Db::connect(&common.database_url, &common.db_options()).await?;
-    db.migrate(&[&idcard_outbox::MIGRATIONS, &MIGRATIONS])
-        .await?;
+    db.migrate(&[&idcard_outbox::MIGRATIONS, &MIGRATIONS]).await?;
 
     let relay = Relay::new(
         db.clone(),
@@ -74,14 +73,10 @@ pub async fn serve_with_listener(
     let relay_stop = shutdown.child_token();
     let relay_task = tokio::spawn(relay.run(relay_stop.clone()));
 
-    let reporter = common
-        .instance_name
-        .clone()
-        .unwrap_or_else(|| "production".to_string());
+    let reporter = common.instance_name.clone().unwrap_or_else(|| "production".to_string());
     let front = service::Production::new(db.clone(), relay_handle.clone());
     let inbox = inbox::ProductionInbox::new(db.clone(), relay_handle, peers, reporter);
-    let routes = Routes::new(ProductionServiceServer::new(front))
-        .add_service(ProductionInboxServiceServer::new(inbox));
+    let routes = Routes::new(ProductionServiceServer::new(front)).add_service(ProductionInboxServiceServer::new(inbox));
     let names = [
         <ProductionServiceServer<service::Production> as NamedService>::NAME,
         <ProductionInboxServiceServer<inbox::ProductionInbox> as NamedService>::NAME,

@@ -4,9 +4,8 @@ use idcard_db::{Db, now_ms};
 use idcard_outbox::RelayHandle;
 use idcard_proto::v1::production_service_server::ProductionService;
 use idcard_proto::v1::{
-    DispatchCardRequest, DispatchCardResponse, GetJobRequest, GetJobResponse, ListJobsRequest,
-    ListJobsResponse, ProductionStep, RecordQualityCheckRequest, RecordQualityCheckResponse,
-    get_job_request,
+    DispatchCardRequest, DispatchCardResponse, GetJobRequest, GetJobResponse, ListJobsRequest, ListJobsResponse,
+    ProductionStep, RecordQualityCheckRequest, RecordQualityCheckResponse, get_job_request,
 };
 use idcard_server::idempotent::{self, check_request_id};
 use idcard_server::status::{FieldError, Reason, from_db, invalid_argument, refused};
@@ -81,16 +80,10 @@ fn validate_check(request: &RecordQualityCheckRequest) -> Result<CheckInput, Vec
         }
     }
     if request.defects.len() > MAX_DEFECTS {
-        errors.push(FieldError::new(
-            "defects",
-            format!("at most {MAX_DEFECTS} defects"),
-        ));
+        errors.push(FieldError::new("defects", format!("at most {MAX_DEFECTS} defects")));
     }
     if request.passed && !request.defects.is_empty() {
-        errors.push(FieldError::new(
-            "defects",
-            "must be empty when the check passed",
-        ));
+        errors.push(FieldError::new("defects", "must be empty when the check passed"));
     }
     if !request.passed && request.defects.is_empty() {
         errors.push(FieldError::new(
@@ -122,24 +115,18 @@ fn validate_dispatch(request: &DispatchCardRequest) -> Result<DispatchInput, Vec
     let job_id = field(&mut errors, parse_uuid("job_id", &request.job_id));
     let tracking_number = field(
         &mut errors,
-        required_text(
-            "tracking_number",
-            &request.tracking_number,
-            MAX_TRACKING_NUMBER_CHARS,
-        ),
+        required_text("tracking_number", &request.tracking_number, MAX_TRACKING_NUMBER_CHARS),
     );
     let operator = field(
         &mut errors,
         required_text("operator", &request.operator, MAX_OPERATOR_CHARS),
     );
     match (job_id, tracking_number, operator) {
-        (Some(job_id), Some(tracking_number), Some(operator)) if errors.is_empty() => {
-            Ok(DispatchInput {
-                job_id,
-                tracking_number,
-                operator,
-            })
-        }
+        (Some(job_id), Some(tracking_number), Some(operator)) if errors.is_empty() => Ok(DispatchInput {
+            job_id,
+            tracking_number,
+            operator,
+        }),
         _ => Err(errors),
     }
 }
@@ -147,30 +134,19 @@ fn validate_dispatch(request: &DispatchCardRequest) -> Result<DispatchInput, Vec
 #[tonic::async_trait]
 impl ProductionService for Production {
     #[tracing::instrument(skip_all)]
-    async fn list_jobs(
-        &self,
-        request: Request<ListJobsRequest>,
-    ) -> Result<Response<ListJobsResponse>, Status> {
+    async fn list_jobs(&self, request: Request<ListJobsRequest>) -> Result<Response<ListJobsResponse>, Status> {
         let request = request.into_inner();
         let mut errors = Vec::new();
         let state = match JobState::filter_from_wire(request.state) {
             Ok(state) => state,
             Err(value) => {
-                errors.push(FieldError::new(
-                    "state",
-                    format!("unknown job state {value}"),
-                ));
+                errors.push(FieldError::new("state", format!("unknown job state {value}")));
                 None
             }
         };
         let size = field(
             &mut errors,
-            page_size(
-                "page_size",
-                request.page_size,
-                DEFAULT_PAGE_SIZE,
-                MAX_PAGE_SIZE,
-            ),
+            page_size("page_size", request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
         );
         let after = field(&mut errors, page_after("page_token", &request.page_token));
         let (Some(size), Some(after)) = (size, after) else {
@@ -192,9 +168,7 @@ impl ProductionService for Production {
             .map_err(from_db)?;
         let next_page_token = if jobs.len() > size as usize {
             jobs.truncate(size as usize);
-            jobs.last()
-                .map(|job| job.seq.to_string())
-                .unwrap_or_default()
+            jobs.last().map(|job| job.seq.to_string()).unwrap_or_default()
         } else {
             String::new()
         };
@@ -205,10 +179,7 @@ impl ProductionService for Production {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn get_job(
-        &self,
-        request: Request<GetJobRequest>,
-    ) -> Result<Response<GetJobResponse>, Status> {
+    async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<GetJobResponse>, Status> {
         let key = match &request.get_ref().key {
             None => Err(FieldError::new("key", "required: job_id or application_id")),
             Some(get_job_request::Key::JobId(id)) => parse_uuid("job_id", id).map(JobKey::JobId),
@@ -223,9 +194,7 @@ impl ProductionService for Production {
             .map_err(from_db)?
             .ok_or_else(|| match key {
                 JobKey::JobId(id) => not_found(id),
-                JobKey::ApplicationId(id) => {
-                    Status::not_found(format!("no job for application {id}"))
-                }
+                JobKey::ApplicationId(id) => Status::not_found(format!("no job for application {id}")),
             })?;
         Ok(Response::new(GetJobResponse {
             job: Some(job.to_wire()),
@@ -241,39 +210,66 @@ impl ProductionService for Production {
     ) -> Result<Response<RecordQualityCheckResponse>, Status> {
         let request = request.into_inner();
         let input = validate_check(&request).map_err(|errors| invalid_argument(&errors))?;
-        let (response, new) = idempotent::run(&self.db, RECORD_QUALITY_CHECK, &request.request_id, &request, async |tx| {
-            let job = load(tx, input.job_id).await?;
-            let state = job.state.after_check(input.passed).map_err(|err| {
-                refused(&[Reason {
-                    code: JOB_NOT_IN_PRODUCTION.to_string(),
-                    message: format!("only a job in production is checked; this one is {} ({err})", job.state.as_str()),
-                }])
-            })?;
-            let now = now_ms();
-            let remake_count = if input.passed { job.remake_count } else { job.remake_count + 1 };
-            let check = QualityCheck {
-                attempt: job.next_attempt(),
-                passed: input.passed,
-                defects: input.defects.clone(),
-                operator: input.operator.clone(),
-                at_ms: now,
-            };
-            if !store::record_check(tx, &job, &check, state, remake_count).await.map_err(from_db)? {
-                return Err(Status::aborted("the job changed while the check was recorded; retry"));
-            }
-            let (step, detail) = if input.passed {
-                (ProductionStep::QualityCheckPassed, String::new())
-            } else {
-                (ProductionStep::QualityCheckFailed, input.defects.join("; "))
-            };
-            report::enqueue(tx, &job, Update { step, at_ms: now, detail, operator: &input.operator })
+        let (response, new) = idempotent::run(
+            &self.db,
+            RECORD_QUALITY_CHECK,
+            &request.request_id,
+            &request,
+            async |tx| {
+                let job = load(tx, input.job_id).await?;
+                let state = job.state.after_check(input.passed).map_err(|err| {
+                    refused(&[Reason {
+                        code: JOB_NOT_IN_PRODUCTION.to_string(),
+                        message: format!(
+                            "only a job in production is checked; this one is {} ({err})",
+                            job.state.as_str()
+                        ),
+                    }])
+                })?;
+                let now = now_ms();
+                let remake_count = if input.passed {
+                    job.remake_count
+                } else {
+                    job.remake_count + 1
+                };
+                let check = QualityCheck {
+                    attempt: job.next_attempt(),
+                    passed: input.passed,
+                    defects: input.defects.clone(),
+                    operator: input.operator.clone(),
+                    at_ms: now,
+                };
+                if !store::record_check(tx, &job, &check, state, remake_count)
+                    .await
+                    .map_err(from_db)?
+                {
+                    return Err(Status::aborted("the job changed while the check was recorded; retry"));
+                }
+                let (step, detail) = if input.passed {
+                    (ProductionStep::QualityCheckPassed, String::new())
+                } else {
+                    (ProductionStep::QualityCheckFailed, input.defects.join("; "))
+                };
+                report::enqueue(
+                    tx,
+                    &job,
+                    Update {
+                        step,
+                        at_ms: now,
+                        detail,
+                        operator: &input.operator,
+                    },
+                )
                 .await
                 .map_err(from_db)?;
-            let job = load(tx, input.job_id).await?;
-            tracing::info!(application_id = %job.application_id, passed = input.passed, attempt = check.attempt,
+                let job = load(tx, input.job_id).await?;
+                tracing::info!(application_id = %job.application_id, passed = input.passed, attempt = check.attempt,
                 remake_count, "quality check recorded");
-            Ok(RecordQualityCheckResponse { job: Some(job.to_wire()) })
-        })
+                Ok(RecordQualityCheckResponse {
+                    job: Some(job.to_wire()),
+                })
+            },
+        )
         .await?;
         if new {
             self.relay.wake();
@@ -294,12 +290,20 @@ impl ProductionService for Production {
             let state = job.state.after_dispatch().map_err(|err| {
                 refused(&[Reason {
                     code: JOB_NOT_CHECKED.to_string(),
-                    message: format!("only a card that passed its check is dispatched; this job is {} ({err})", job.state.as_str()),
+                    message: format!(
+                        "only a card that passed its check is dispatched; this job is {} ({err})",
+                        job.state.as_str()
+                    ),
                 }])
             })?;
             let now = now_ms();
-            if !store::record_dispatch(tx, &job, state, &input.tracking_number, now).await.map_err(from_db)? {
-                return Err(Status::aborted("the job changed while the dispatch was recorded; retry"));
+            if !store::record_dispatch(tx, &job, state, &input.tracking_number, now)
+                .await
+                .map_err(from_db)?
+            {
+                return Err(Status::aborted(
+                    "the job changed while the dispatch was recorded; retry",
+                ));
             }
             let update = Update {
                 step: ProductionStep::Dispatched,
@@ -310,7 +314,9 @@ impl ProductionService for Production {
             report::enqueue(tx, &job, update).await.map_err(from_db)?;
             let job = load(tx, input.job_id).await?;
             tracing::info!(application_id = %job.application_id, "card dispatched");
-            Ok(DispatchCardResponse { job: Some(job.to_wire()) })
+            Ok(DispatchCardResponse {
+                job: Some(job.to_wire()),
+            })
         })
         .await?;
         if new {

@@ -177,21 +177,13 @@ pub async fn find_job(tx: &mut Tx, key: JobKey) -> Result<Option<Job>, DbError> 
         .map(|row| check_row!(row))
         .collect::<Result<Vec<CheckRow>, _>>()?
     });
-    let checks = checks
-        .into_iter()
-        .map(quality_check)
-        .collect::<Result<Vec<_>, _>>()?;
+    let checks = checks.into_iter().map(quality_check).collect::<Result<Vec<_>, _>>()?;
     Ok(Some(job(row, checks)?))
 }
 
 /// Up to `limit` jobs matching `filter` after paging position `after`, in order of
 /// arrival, with their checks.
-pub async fn list_jobs(
-    tx: &mut Tx,
-    filter: &JobFilter,
-    after: Option<i64>,
-    limit: u32,
-) -> Result<Vec<Job>, DbError> {
+pub async fn list_jobs(tx: &mut Tx, filter: &JobFilter, after: Option<i64>, limit: u32) -> Result<Vec<Job>, DbError> {
     let after = after.unwrap_or(0);
     let rows = on_tx!(&mut *tx, |conn| {
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -248,15 +240,17 @@ pub async fn record_check(
     remake_count: i32,
 ) -> Result<bool, DbError> {
     let updated = on_tx!(&mut *tx, |conn| {
-        sqlx::query("UPDATE jobs SET state = $1, remake_count = $2 WHERE job_id = $3 AND state = $4 AND remake_count = $5")
-            .bind(state.as_str())
-            .bind(remake_count)
-            .bind(job.job_id)
-            .bind(job.state.as_str())
-            .bind(job.remake_count)
-            .execute(conn)
-            .await?
-            .rows_affected()
+        sqlx::query(
+            "UPDATE jobs SET state = $1, remake_count = $2 WHERE job_id = $3 AND state = $4 AND remake_count = $5",
+        )
+        .bind(state.as_str())
+        .bind(remake_count)
+        .bind(job.job_id)
+        .bind(job.state.as_str())
+        .bind(job.remake_count)
+        .execute(conn)
+        .await?
+        .rows_affected()
     });
     if updated != 1 {
         return Ok(false);
@@ -289,33 +283,34 @@ pub async fn record_dispatch(
     at_ms: i64,
 ) -> Result<bool, DbError> {
     let updated = on_tx!(tx, |conn| {
-        sqlx::query("UPDATE jobs SET state = $1, tracking_number = $2, dispatched_at_ms = $3 WHERE job_id = $4 AND state = $5")
-            .bind(state.as_str())
-            .bind(tracking_number)
-            .bind(at_ms)
-            .bind(job.job_id)
-            .bind(job.state.as_str())
-            .execute(conn)
-            .await?
-            .rows_affected()
+        sqlx::query(
+            "UPDATE jobs SET state = $1, tracking_number = $2, dispatched_at_ms = $3 WHERE job_id = $4 AND state = $5",
+        )
+        .bind(state.as_str())
+        .bind(tracking_number)
+        .bind(at_ms)
+        .bind(job.job_id)
+        .bind(job.state.as_str())
+        .execute(conn)
+        .await?
+        .rows_affected()
     });
     Ok(updated == 1)
 }
 
 fn job(row: JobRow, checks: Vec<QualityCheck>) -> Result<Job, DbError> {
     // Parsed against today: a birth date that was not in the future on receipt is not now.
-    let citizen_id = CitizenId::parse(&row.citizen_id, today_cst())
-        .map_err(|e| corrupt("jobs.citizen_id", e))?;
-    let order = ReceiveProductionOrderRequest::decode(row.order_data.as_slice())
-        .map_err(|e| corrupt("jobs.order_data", e))?;
+    let citizen_id = CitizenId::parse(&row.citizen_id, today_cst()).map_err(|e| corrupt("jobs.citizen_id", e))?;
+    let order =
+        ReceiveProductionOrderRequest::decode(row.order_data.as_slice()).map_err(|e| corrupt("jobs.order_data", e))?;
     let state = JobState::parse(&row.state).ok_or_else(|| {
         corrupt(
             "jobs.state",
             std::io::Error::other(format!("unknown state {:?}", row.state)),
         )
     })?;
-    let production_due_date = time::Date::parse(&row.production_due_date, DATE_FORMAT)
-        .map_err(|e| corrupt("jobs.production_due_date", e))?;
+    let production_due_date =
+        time::Date::parse(&row.production_due_date, DATE_FORMAT).map_err(|e| corrupt("jobs.production_due_date", e))?;
     Ok(Job {
         seq: row.seq,
         job_id: row.job_id,
@@ -335,11 +330,8 @@ fn job(row: JobRow, checks: Vec<QualityCheck>) -> Result<Job, DbError> {
     })
 }
 
-fn quality_check(
-    (_, attempt, passed, defects, operator, at_ms): CheckRow,
-) -> Result<QualityCheck, DbError> {
-    let defects =
-        serde_json::from_str(&defects).map_err(|e| corrupt("quality_checks.defects", e))?;
+fn quality_check((_, attempt, passed, defects, operator, at_ms): CheckRow) -> Result<QualityCheck, DbError> {
+    let defects = serde_json::from_str(&defects).map_err(|e| corrupt("quality_checks.defects", e))?;
     Ok(QualityCheck {
         attempt,
         passed,

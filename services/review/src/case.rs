@@ -73,11 +73,7 @@ impl Case {
 
     /// The case as the reviewer sees it. Fingerprint templates are left out: the
     /// reviewer has no use for them.
-    pub fn to_wire(
-        &self,
-        findings: Vec<v1::Finding>,
-        register_record_found: bool,
-    ) -> v1::ReviewCase {
+    pub fn to_wire(&self, findings: Vec<v1::Finding>, register_record_found: bool) -> v1::ReviewCase {
         let request = &self.request;
         let applicant = request.applicant.clone().map(|mut applicant| {
             applicant.fingerprints.clear();

@@ -5,8 +5,8 @@ use idcard_db::{Tx, now_ms};
 use idcard_domain::{ApplicationKind, CitizenId, RegionCode};
 use idcard_outbox::NewMessage;
 use idcard_proto::v1::{
-    self, ApproveApplicationResponse, ReceiveDecisionRequest, RejectApplicationRequest,
-    RejectApplicationResponse, receive_decision_request::Decision,
+    self, ApproveApplicationResponse, ReceiveDecisionRequest, RejectApplicationRequest, RejectApplicationResponse,
+    receive_decision_request::Decision,
 };
 use idcard_server::status::{self, FieldError, Reason};
 use idcard_server::wire::{ms_to_timestamp, required_text, today_cst};
@@ -24,11 +24,7 @@ pub async fn find_case(tx: &mut Tx, application_id: Uuid) -> Result<Case, Status
     store::find_case(tx, application_id)
         .await
         .map_err(status::from_db)?
-        .ok_or_else(|| {
-            Status::not_found(format!(
-                "no application {application_id} at this review service"
-            ))
-        })
+        .ok_or_else(|| Status::not_found(format!("no application {application_id} at this review service")))
 }
 
 /// The case as the reviewer sees it, with findings against the register as it is now.
@@ -48,11 +44,7 @@ pub async fn review_case(tx: &mut Tx, case: &Case) -> Result<v1::ReviewCase, Sta
 fn already_decided(case: &Case) -> Status {
     status::refused(&[Reason {
         code: "CASE_ALREADY_DECIDED".to_string(),
-        message: format!(
-            "application {} is already {}",
-            case.application_id,
-            case.state.as_str()
-        ),
+        message: format!("application {} is already {}", case.application_id, case.state.as_str()),
     }])
 }
 
@@ -74,8 +66,7 @@ pub async fn approve(
         return Err(already_decided(&case));
     }
     let issue_date = today_cst();
-    let citizen_id = CitizenId::parse(&case.citizen_id, issue_date)
-        .map_err(|err| stored_case_unreadable(&err))?;
+    let citizen_id = CitizenId::parse(&case.citizen_id, issue_date).map_err(|err| stored_case_unreadable(&err))?;
     let domicile = case
         .request
         .applicant
@@ -107,15 +98,12 @@ pub async fn approve(
     {
         return Err(already_decided(&case));
     }
-    store::insert_card(tx, &issued.card)
-        .await
-        .map_err(status::from_db)?;
+    store::insert_card(tx, &issued.card).await.map_err(status::from_db)?;
     if case.kind == ApplicationKind::Replacement {
         // The lost card is invalid for good once its replacement is issued.
-        let invalidated =
-            store::invalidate_cards_except(tx, citizen_id.as_str(), issued.card.card_id)
-                .await
-                .map_err(status::from_db)?;
+        let invalidated = store::invalidate_cards_except(tx, citizen_id.as_str(), issued.card.card_id)
+            .await
+            .map_err(status::from_db)?;
         tracing::info!(invalidated, "earlier cards invalidated by the replacement");
     }
     let decision = Decision::Approval(v1::Approval {
@@ -148,14 +136,7 @@ pub async fn reject(
     {
         return Err(already_decided(&case));
     }
-    enqueue_decision(
-        tx,
-        &case,
-        Decision::Rejection(rejection.clone()),
-        reviewer,
-        now,
-    )
-    .await?;
+    enqueue_decision(tx, &case, Decision::Rejection(rejection.clone()), reviewer, now).await?;
 
     case.state = CaseState::Rejected;
     case.rejection = Some(rejection);
@@ -203,10 +184,7 @@ fn stored_case_unreadable(err: &dyn std::fmt::Display) -> Status {
 
 /// Reasons (at least one; upper-snake codes and details) and a contact (office and
 /// phone), all errors at once.
-pub fn check_rejection(
-    request: &RejectApplicationRequest,
-    errors: &mut Vec<FieldError>,
-) -> v1::Rejection {
+pub fn check_rejection(request: &RejectApplicationRequest, errors: &mut Vec<FieldError>) -> v1::Rejection {
     if request.reasons.is_empty() {
         errors.push(FieldError::new(
             "reasons",
@@ -224,8 +202,7 @@ pub fn check_rejection(
                 format!("expected an upper-snake reason code such as IDENTITY_INCONSISTENT, got {code:?}"),
             ));
         }
-        let detail = required_text(&format!("reasons[{i}].detail"), &reason.detail, 1000)
-            .map_err(|e| errors.push(e));
+        let detail = required_text(&format!("reasons[{i}].detail"), &reason.detail, 1000).map_err(|e| errors.push(e));
         reasons.push(v1::RejectionReason {
             code: code.to_string(),
             detail: detail.unwrap_or_default(),
@@ -240,12 +217,9 @@ pub fn check_rejection(
             None
         }
         Some(contact) => {
-            let office =
-                required_text("contact.office", &contact.office, 100).map_err(|e| errors.push(e));
-            let phone =
-                required_text("contact.phone", &contact.phone, 32).map_err(|e| errors.push(e));
-            let person =
-                optional_text("contact.person", &contact.person, 64).map_err(|e| errors.push(e));
+            let office = required_text("contact.office", &contact.office, 100).map_err(|e| errors.push(e));
+            let phone = required_text("contact.phone", &contact.phone, 32).map_err(|e| errors.push(e));
+            let person = optional_text("contact.person", &contact.person, 64).map_err(|e| errors.push(e));
             Some(v1::Contact {
                 office: office.unwrap_or_default(),
                 person: person.unwrap_or_default(),
@@ -261,12 +235,9 @@ pub fn check_rejection(
 fn is_reason_code(code: &str) -> bool {
     code.len() <= 64
         && code.starts_with(|c: char| c.is_ascii_uppercase())
-        && code.split('_').all(|word| {
-            !word.is_empty()
-                && word
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        })
+        && code
+            .split('_')
+            .all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
 }
 
 #[cfg(test)]

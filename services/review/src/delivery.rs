@@ -46,8 +46,7 @@ impl Deliverer for ReviewDeliverer {
         let message_id = message.message_id.to_string();
         match message.kind.as_str() {
             RECEIVE_DECISION => {
-                let mut request = ReceiveDecisionRequest::decode(message.payload.as_slice())
-                    .map_err(undecodable)?;
+                let mut request = ReceiveDecisionRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
                 request.message_id = message_id;
                 AcceptanceInboxServiceClient::new(channel)
                     .receive_decision(request)
@@ -55,8 +54,8 @@ impl Deliverer for ReviewDeliverer {
                     .map_err(|s| delivery_error(&s))?;
             }
             RECEIVE_PRODUCTION_ORDER => {
-                let mut request = ReceiveProductionOrderRequest::decode(message.payload.as_slice())
-                    .map_err(undecodable)?;
+                let mut request =
+                    ReceiveProductionOrderRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
                 request.message_id = message_id;
                 ProductionInboxServiceClient::new(channel)
                     .receive_production_order(request)
@@ -64,9 +63,7 @@ impl Deliverer for ReviewDeliverer {
                     .map_err(|s| delivery_error(&s))?;
             }
             other => {
-                return Err(DeliveryError::Permanent(format!(
-                    "unknown message kind {other:?}"
-                )));
+                return Err(DeliveryError::Permanent(format!("unknown message kind {other:?}")));
             }
         }
         Ok(())

@@ -63,20 +63,15 @@ impl ReviewInboxService for Handlers {
             tracing::info!(message_id = %received.message_id, "duplicate message acknowledged");
             return Ok(Response::new(ReceiveApplicationResponse {}));
         }
-        let register = precheck::load(
-            &mut tx,
-            received.citizen_id.as_str(),
-            received.application_id,
-        )
-        .await
-        .map_err(status::from_db)?;
+        let register = precheck::load(&mut tx, received.citizen_id.as_str(), received.application_id)
+            .await
+            .map_err(status::from_db)?;
         let subject = Subject {
             kind: received.kind,
             application_date: date_cst_of_ms(received.accepted_at_ms),
             request: &request,
         };
-        let finding_count = i32::try_from(precheck::findings(&subject, register.as_ref()).len())
-            .unwrap_or(i32::MAX);
+        let finding_count = i32::try_from(precheck::findings(&subject, register.as_ref()).len()).unwrap_or(i32::MAX);
         let received_at_ms = now_ms();
         let domicile = received.domicile.as_string();
         let case = NewCase {
@@ -90,9 +85,7 @@ impl ReviewInboxService for Handlers {
             review_due_date: due_date(Stage::Review, date_cst_of_ms(received_at_ms), false),
             finding_count,
         };
-        let inserted = store::insert_case(&mut tx, &case)
-            .await
-            .map_err(status::from_db)?;
+        let inserted = store::insert_case(&mut tx, &case).await.map_err(status::from_db)?;
         tx.commit().await.map_err(status::from_db)?;
         if inserted {
             tracing::info!(citizen_id = %received.citizen_id.masked(), kind = %received.kind, finding_count, "application received");
@@ -116,9 +109,7 @@ impl Handlers {
         .filter(|(_, name)| !self.state.peers.contains(name))
         .map(|(field, name)| Reason {
             code: "UNKNOWN_PEER".to_string(),
-            message: format!(
-                "{field} {name:?} is not a peer of this review service (IDCARD_PEERS)"
-            ),
+            message: format!("{field} {name:?} is not a peer of this review service (IDCARD_PEERS)"),
         })
         .collect();
         if reasons.is_empty() {
@@ -146,9 +137,7 @@ fn check(request: &ReceiveApplicationRequest) -> Result<Received, Vec<FieldError
     let receipt = ReceiptNo::parse(request.receipt_number.trim())
         .map_err(|err| keep(Err(FieldError::new("receipt_number", err.to_string()))))
         .ok();
-    let kind = kind_from_wire("kind", request.kind)
-        .map_err(|e| keep(Err(e)))
-        .ok();
+    let kind = kind_from_wire("kind", request.kind).map_err(|e| keep(Err(e))).ok();
     keep(required_text("acceptance_point_code", &request.acceptance_point_code, 64).map(|_| ()));
     keep(required_text("origin", &request.origin, 64).map(|_| ()));
     keep(required_text("production_centre", &request.production_centre, 64).map(|_| ()));
@@ -166,12 +155,7 @@ fn check(request: &ReceiveApplicationRequest) -> Result<Received, Vec<FieldError
         }
         Some(applicant) => {
             let domicile = RegionCode::parse_current(applicant.domicile_region_code.trim())
-                .map_err(|err| {
-                    keep(Err(FieldError::new(
-                        "applicant.domicile_region_code",
-                        err.to_string(),
-                    )))
-                })
+                .map_err(|err| keep(Err(FieldError::new("applicant.domicile_region_code", err.to_string()))))
                 .ok();
             let citizen_id = match applicant.card_items.as_ref() {
                 None => {
@@ -181,12 +165,7 @@ fn check(request: &ReceiveApplicationRequest) -> Result<Received, Vec<FieldError
                 Some(items) => {
                     keep(required_text("applicant.card_items.name", &items.name, 64).map(|_| ()));
                     CitizenId::parse(items.citizen_id.trim(), today_cst())
-                        .map_err(|err| {
-                            keep(Err(FieldError::new(
-                                "applicant.card_items.citizen_id",
-                                err.to_string(),
-                            )))
-                        })
+                        .map_err(|err| keep(Err(FieldError::new("applicant.card_items.citizen_id", err.to_string()))))
                         .ok()
                 }
             };

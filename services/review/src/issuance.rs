@@ -48,11 +48,7 @@ fn district_stem(name: &str) -> Option<&str> {
         return None;
     }
     let stem = name.strip_suffix('区')?;
-    Some(if stem.chars().count() >= 2 {
-        stem
-    } else {
-        name
-    })
+    Some(if stem.chars().count() >= 2 { stem } else { name })
 }
 
 /// The city a district belongs to: its prefecture, or the municipality (北京市, ...)

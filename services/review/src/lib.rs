@@ -85,8 +85,7 @@ pub async fn serve_with_listener(
     let common = &config.common;
     let peers = common.peers()?;
     let db = Db::connect(&common.database_url, &common.db_options()).await?;
-    db.migrate(&[&idcard_outbox::MIGRATIONS, &MIGRATIONS])
-        .await?;
+    db.migrate(&[&idcard_outbox::MIGRATIONS, &MIGRATIONS]).await?;
 
     let relay = Relay::new(
         db.clone(),

@@ -27,11 +27,7 @@ pub struct RegisterView {
 }
 
 /// Reads the register for `citizen_id`; `None` when it has no record.
-pub async fn load(
-    tx: &mut Tx,
-    citizen_id: &str,
-    application_id: Uuid,
-) -> Result<Option<RegisterView>, DbError> {
+pub async fn load(tx: &mut Tx, citizen_id: &str, application_id: Uuid) -> Result<Option<RegisterView>, DbError> {
     let Some(resident) = store::find_resident(tx, citizen_id).await? else {
         return Ok(None);
     };
@@ -93,11 +89,7 @@ pub fn findings(subject: &Subject<'_>, register: Option<&RegisterView>) -> Vec<v
                     .map(|(field, message)| finding(IDENTITY_INCONSISTENT, field, message)),
             );
         } else {
-            out.push(finding(
-                refusal.code,
-                field_of(refusal.code),
-                refusal.message,
-            ));
+            out.push(finding(refusal.code, field_of(refusal.code), refusal.message));
         }
     }
     out
@@ -123,10 +115,7 @@ fn field_of(code: &str) -> &'static str {
 /// Card items (and the declared domicile) that differ from the register, as
 /// (field, message). Messages do not repeat the values: they are personal data, and the
 /// reviewer has the application in front of them.
-fn mismatches(
-    request: &v1::ReceiveApplicationRequest,
-    resident: &Resident,
-) -> Vec<(&'static str, &'static str)> {
+fn mismatches(request: &v1::ReceiveApplicationRequest, resident: &Resident) -> Vec<(&'static str, &'static str)> {
     let applicant = request.applicant.clone().unwrap_or_default();
     let items = applicant.card_items.unwrap_or_default();
     let mut out = Vec::new();
@@ -256,10 +245,7 @@ mod tests {
             cards: vec![card(Some(date!(2026 - 12 - 31)))],
             duplicate_records: false,
         };
-        assert_eq!(
-            codes(&findings(&subject, Some(&view))),
-            ["RENEWAL_TOO_EARLY"]
-        );
+        assert_eq!(codes(&findings(&subject, Some(&view))), ["RENEWAL_TOO_EARLY"]);
     }
 
     #[test]

@@ -103,16 +103,10 @@ pub struct ImportRow {
 
 /// Checks every row and returns them all, or every error found (fields named
 /// `residents[i].card_items.citizen_id`, `residents[i].cards[j].validity_end`, ...).
-pub fn check_import(
-    residents: &[v1::Resident],
-    today: Date,
-) -> Result<Vec<ImportRow>, Vec<FieldError>> {
+pub fn check_import(residents: &[v1::Resident], today: Date) -> Result<Vec<ImportRow>, Vec<FieldError>> {
     let mut errors = Vec::new();
     if residents.is_empty() {
-        errors.push(FieldError::new(
-            "residents",
-            "required: at least one resident",
-        ));
+        errors.push(FieldError::new("residents", "required: at least one resident"));
     }
     if residents.len() > MAX_IMPORT_ROWS {
         errors.push(FieldError::new(
@@ -135,18 +129,13 @@ pub fn check_import(
             if let Some(first) = seen_ids.insert(row.resident.citizen_id.clone(), i) {
                 errors.push(FieldError::new(
                     format!("{prefix}.card_items.citizen_id"),
-                    format!(
-                        "the same citizen id is at residents[{first}]; each resident appears once"
-                    ),
+                    format!("the same citizen id is at residents[{first}]; each resident appears once"),
                 ));
             }
             for (j, card) in row.cards.iter().enumerate() {
                 let field = format!("{prefix}.cards[{j}].card_id");
                 if let Some(first) = seen_cards.insert(card.card_id, field.clone()) {
-                    errors.push(FieldError::new(
-                        field,
-                        format!("the same card id is at {first}"),
-                    ));
+                    errors.push(FieldError::new(field, format!("the same card id is at {first}")));
                 }
             }
             if errors.len() == before {
@@ -154,11 +143,7 @@ pub fn check_import(
             }
         }
     }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(rows) } else { Err(errors) }
 }
 
 fn check_resident(
@@ -173,10 +158,7 @@ fn check_resident(
         }
     };
     let Some(items) = resident.card_items.as_ref() else {
-        push(Err(FieldError::new(
-            format!("{prefix}.card_items"),
-            "required",
-        )));
+        push(Err(FieldError::new(format!("{prefix}.card_items"), "required")));
         return None;
     };
     let field = |name: &str| format!("{prefix}.card_items.{name}");
@@ -193,20 +175,14 @@ fn check_resident(
         .ok();
     let sex = match sex_from_wire(items.sex) {
         None => {
-            push(Err(FieldError::new(
-                field("sex"),
-                "required: SEX_MALE or SEX_FEMALE",
-            )));
+            push(Err(FieldError::new(field("sex"), "required: SEX_MALE or SEX_FEMALE")));
             None
         }
         Some(sex) => {
             if let Some(id) = citizen_id.as_ref().filter(|id| id.sex() != sex) {
                 push(Err(FieldError::new(
                     field("sex"),
-                    format!(
-                        "is {sex} but the citizen id's sequence number says {}",
-                        id.sex()
-                    ),
+                    format!("is {sex} but the citizen id's sequence number says {}", id.sex()),
                 )));
             }
             Some(sex)
@@ -248,10 +224,7 @@ fn check_resident(
     };
     let phone = resident.phone.trim();
     if phone.chars().count() > 32 {
-        push(Err(FieldError::new(
-            format!("{prefix}.phone"),
-            "at most 32 characters",
-        )));
+        push(Err(FieldError::new(format!("{prefix}.phone"), "at most 32 characters")));
     }
 
     let mut cards = Vec::with_capacity(resident.cards.len());
@@ -309,10 +282,7 @@ fn check_card(prefix: &str, card: &v1::ResidentCard) -> Result<Card, Vec<FieldEr
         }
         (false, end) => match date_from_wire(&field("validity_end"), end) {
             Ok(end) if start.is_some_and(|start| end <= start) => {
-                errors.push(FieldError::new(
-                    field("validity_end"),
-                    "must be after validity_start",
-                ));
+                errors.push(FieldError::new(field("validity_end"), "must be after validity_start"));
                 None
             }
             Ok(end) => Some(end),
@@ -340,20 +310,16 @@ fn check_card(prefix: &str, card: &v1::ResidentCard) -> Result<Card, Vec<FieldEr
         ));
     }
     match (card_id, start, authority, status) {
-        (Some(card_id), Some(start), Some(issuing_authority), Some(status))
-            if errors.is_empty() =>
-        {
-            Ok(Card {
-                card_id,
-                citizen_id: String::new(),
-                validity_start: start,
-                validity_end: end,
-                issuing_authority,
-                status,
-                application_id: None,
-                issued_at_ms: midnight_cst_ms(start),
-            })
-        }
+        (Some(card_id), Some(start), Some(issuing_authority), Some(status)) if errors.is_empty() => Ok(Card {
+            card_id,
+            citizen_id: String::new(),
+            validity_start: start,
+            validity_end: end,
+            issuing_authority,
+            status,
+            application_id: None,
+            issued_at_ms: midnight_cst_ms(start),
+        }),
         _ => Err(errors),
     }
 }

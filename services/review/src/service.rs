@@ -6,16 +6,14 @@ use idcard_db::now_ms;
 use idcard_domain::CitizenId;
 use idcard_proto::v1::review_service_server::ReviewService;
 use idcard_proto::v1::{
-    ApproveApplicationRequest, ApproveApplicationResponse, ImportResidentsRequest,
-    ImportResidentsResponse, ListPendingApplicationsRequest, ListPendingApplicationsResponse,
-    RejectApplicationRequest, RejectApplicationResponse, ReviewCaseSummary,
-    ReviewServiceGetApplicationRequest, ReviewServiceGetApplicationResponse,
+    ApproveApplicationRequest, ApproveApplicationResponse, ImportResidentsRequest, ImportResidentsResponse,
+    ListPendingApplicationsRequest, ListPendingApplicationsResponse, RejectApplicationRequest,
+    RejectApplicationResponse, ReviewCaseSummary, ReviewServiceGetApplicationRequest,
+    ReviewServiceGetApplicationResponse,
 };
 use idcard_server::idempotent::{self, check_request_id};
 use idcard_server::status::{self, FieldError, invalid_argument};
-use idcard_server::wire::{
-    date_to_wire, ms_to_timestamp, page_after, page_size, parse_uuid, required_text, today_cst,
-};
+use idcard_server::wire::{date_to_wire, ms_to_timestamp, page_after, page_size, parse_uuid, required_text, today_cst};
 use tonic::{Request, Response, Status};
 
 use crate::register::check_import;
@@ -50,14 +48,9 @@ impl ReviewService for Handlers {
         let jurisdiction = check_jurisdiction(&request.jurisdiction_code)
             .map_err(|e| errors.push(e))
             .ok();
-        let size = page_size(
-            "page_size",
-            request.page_size,
-            DEFAULT_PAGE_SIZE,
-            MAX_PAGE_SIZE,
-        )
-        .map_err(|e| errors.push(e))
-        .ok();
+        let size = page_size("page_size", request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+            .map_err(|e| errors.push(e))
+            .ok();
         let after = page_after("page_token", &request.page_token)
             .map_err(|e| errors.push(e))
             .ok();
@@ -67,15 +60,12 @@ impl ReviewService for Handlers {
         let (lowest, highest) = jurisdiction_range(jurisdiction);
         let size = usize::try_from(size).unwrap_or(usize::MAX);
         let limit = i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1);
-        let mut rows =
-            store::list_pending(&self.state.db, &lowest, &highest, after.unwrap_or(0), limit)
-                .await
-                .map_err(status::from_db)?;
+        let mut rows = store::list_pending(&self.state.db, &lowest, &highest, after.unwrap_or(0), limit)
+            .await
+            .map_err(status::from_db)?;
         let next_page_token = if rows.len() > size {
             rows.truncate(size);
-            rows.last()
-                .map(|row| row.seq.to_string())
-                .unwrap_or_default()
+            rows.last().map(|row| row.seq.to_string()).unwrap_or_default()
         } else {
             String::new()
         };
@@ -106,8 +96,8 @@ impl ReviewService for Handlers {
         &self,
         request: Request<ReviewServiceGetApplicationRequest>,
     ) -> Result<Response<ReviewServiceGetApplicationResponse>, Status> {
-        let application_id = parse_uuid("application_id", &request.get_ref().application_id)
-            .map_err(|e| invalid_argument(&[e]))?;
+        let application_id =
+            parse_uuid("application_id", &request.get_ref().application_id).map_err(|e| invalid_argument(&[e]))?;
         let mut tx = self.state.db.begin().await.map_err(status::from_db)?;
         let case = decision::find_case(&mut tx, application_id).await?;
         let review_case = decision::review_case(&mut tx, &case).await?;
@@ -133,8 +123,7 @@ impl ReviewService for Handlers {
         let note = optional_text("note", &request.note, 500)
             .map_err(|e| errors.push(e))
             .ok();
-        let (Some(application_id), Some(reviewer), Some(note)) = (application_id, reviewer, note)
-        else {
+        let (Some(application_id), Some(reviewer), Some(note)) = (application_id, reviewer, note) else {
             return Err(invalid_argument(&errors));
         };
         if !errors.is_empty() {
@@ -187,10 +176,7 @@ impl ReviewService for Handlers {
         if new {
             self.state.relay.wake();
             tracing::info!(
-                reasons = response
-                    .review_case
-                    .as_ref()
-                    .map_or(0, |c| c.rejection_reasons.len()),
+                reasons = response.review_case.as_ref().map_or(0, |c| c.rejection_reasons.len()),
                 "application rejected"
             );
         }
@@ -232,10 +218,9 @@ impl ReviewService for Handlers {
                         Upserted::Inserted => response.inserted += 1,
                         Upserted::Updated => response.updated += 1,
                     }
-                    let foreign =
-                        store::upsert_imported_cards(tx, &row.resident.citizen_id, &row.cards)
-                            .await
-                            .map_err(status::from_db)?;
+                    let foreign = store::upsert_imported_cards(tx, &row.resident.citizen_id, &row.cards)
+                        .await
+                        .map_err(status::from_db)?;
                     errors.extend(foreign.into_iter().map(|j| {
                         FieldError::new(
                             format!("residents[{i}].cards[{j}].card_id"),
@@ -269,9 +254,7 @@ fn check_jurisdiction(code: &str) -> Result<&str, FieldError> {
     } else {
         Err(FieldError::new(
             "jurisdiction_code",
-            format!(
-                "expected a region code or its prefix, 2 to 6 digits (\"44\", \"4401\", \"440106\"), got {code:?}"
-            ),
+            format!("expected a region code or its prefix, 2 to 6 digits (\"44\", \"4401\", \"440106\"), got {code:?}"),
         ))
     }
 }
@@ -315,10 +298,7 @@ mod tests {
 
     #[test]
     fn jurisdiction_prefix_covers_its_codes() {
-        assert_eq!(
-            jurisdiction_range("44"),
-            ("440000".to_string(), "449999".to_string())
-        );
+        assert_eq!(jurisdiction_range("44"), ("440000".to_string(), "449999".to_string()));
         assert_eq!(
             jurisdiction_range("440106"),
             ("440106".to_string(), "440106".to_string())

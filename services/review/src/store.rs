@@ -14,8 +14,7 @@ use time::Date;
 use time::macros::format_description;
 
 pub use cases::{
-    NewCase, find_case, insert_case, list_pending, mark_production_ordered, record_approval,
-    record_rejection,
+    NewCase, find_case, insert_case, list_pending, mark_production_ordered, record_approval, record_rejection,
 };
 pub use register::{
     Upserted, cards_of, find_resident, has_duplicate_record, insert_card, invalidate_cards_except,
@@ -26,8 +25,7 @@ const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]");
 
 fn date_to_sql(date: Date) -> String {
-    date.format(DATE_FORMAT)
-        .expect("a calendar date formats as YYYY-MM-DD")
+    date.format(DATE_FORMAT).expect("a calendar date formats as YYYY-MM-DD")
 }
 
 fn date_from_sql(text: &str) -> Result<Date, DbError> {

@@ -25,12 +25,7 @@ pub struct RegionEntry {
 }
 
 impl RegionEntry {
-    pub(crate) const fn new(
-        code: u32,
-        name: &'static str,
-        start_year: Option<u16>,
-        end_year: Option<u16>,
-    ) -> Self {
+    pub(crate) const fn new(code: u32, name: &'static str, start_year: Option<u16>, end_year: Option<u16>) -> Self {
         RegionEntry {
             code,
             name,
@@ -127,9 +122,7 @@ fn periods_of(code: u32) -> &'static [RegionEntry] {
 
 fn parse_six_digits(s: &str) -> Result<u32, RegionError> {
     if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(RegionError::Format {
-            input: s.to_owned(),
-        });
+        return Err(RegionError::Format { input: s.to_owned() });
     }
     Ok(s.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
 }
@@ -227,10 +220,7 @@ fn latest(periods: &[RegionEntry]) -> Option<&RegionEntry> {
 }
 
 fn info(code: u32) -> Option<RegionInfo> {
-    lookup(code).map(|r| RegionInfo {
-        code,
-        name: r.name(),
-    })
+    lookup(code).map(|r| RegionInfo { code, name: r.name() })
 }
 
 impl fmt::Debug for RegionCode {
@@ -320,9 +310,7 @@ mod tests {
     fn malformed_and_unknown_codes_are_rejected() {
         assert_eq!(
             RegionCode::parse("11010"),
-            Err(RegionError::Format {
-                input: "11010".into()
-            })
+            Err(RegionError::Format { input: "11010".into() })
         );
         assert_eq!(
             RegionCode::parse("999999").map_err(|e| e.to_string()),

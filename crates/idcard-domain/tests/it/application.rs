@@ -7,11 +7,7 @@ fn legal_transitions_are_exactly_these() {
         (S::UnderReview, E::Approved, S::Approved),
         (S::UnderReview, E::Rejected, S::Rejected),
         (S::Approved, E::ProductionStarted, S::InProduction),
-        (
-            S::InProduction,
-            E::QualityCheckFailed,
-            S::QualityCheckFailed,
-        ),
+        (S::InProduction, E::QualityCheckFailed, S::QualityCheckFailed),
         (S::QualityCheckFailed, E::Remade, S::InProduction),
         (S::InProduction, E::QualityCheckPassed, S::Produced),
         (S::Produced, E::Dispatched, S::Dispatched),
@@ -44,19 +40,13 @@ fn illegal_transition_message_names_event_and_state() {
         "cannot start production of an application that is rejected"
     );
     let err = transition(S::UnderReview, E::Collected).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "cannot hand over an application that is under review"
-    );
+    assert_eq!(err.to_string(), "cannot hand over an application that is under review");
 }
 
 #[test]
 fn states_serialise_as_snake_case() {
     assert_eq!(S::ReadyForCollection.as_str(), "ready_for_collection");
-    assert_eq!(
-        "quality_check_failed".parse::<S>(),
-        Ok(S::QualityCheckFailed)
-    );
+    assert_eq!("quality_check_failed".parse::<S>(), Ok(S::QualityCheckFailed));
     assert!(S::Collected.is_terminal() && S::Rejected.is_terminal());
     assert!(!S::QualityCheckFailed.is_terminal());
 }

@@ -52,10 +52,7 @@ fn born_today_is_accepted() {
 fn thirtieth_of_february_is_rejected() {
     let number = with_check("11010519900230002");
     let err = CitizenId::parse(&number, TODAY).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "birth date 19900230 is not a calendar date"
-    );
+    assert_eq!(err.to_string(), "birth date 19900230 is not a calendar date");
     assert_eq!(err.reason_code(), "CITIZEN_ID_BIRTH_DATE");
 }
 
@@ -72,20 +69,14 @@ fn leap_day_birth_date_is_checked_against_the_year() {
 fn unknown_region_code_is_rejected() {
     let number = with_check("99999919900101002");
     let err = CitizenId::parse(&number, TODAY).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "region code 999999 is not a GB/T 2260 code"
-    );
+    assert_eq!(err.to_string(), "region code 999999 is not a GB/T 2260 code");
     assert_eq!(err.reason_code(), "CITIZEN_ID_REGION");
 }
 
 #[test]
 fn wrong_check_character_names_the_expected_one() {
     let err = CitizenId::parse("110105194912310023", TODAY).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "citizen id check character is 3, expected X"
-    );
+    assert_eq!(err.to_string(), "citizen id check character is 3, expected X");
     assert_eq!(err.reason_code(), "CITIZEN_ID_CHECK_CHARACTER");
 }
 
@@ -97,11 +88,7 @@ fn failures_say_precisely_what_is_wrong() {
             "citizen id must be 18 characters, got 17",
             "CITIZEN_ID_LENGTH",
         ),
-        (
-            "",
-            "citizen id must be 18 characters, got 0",
-            "CITIZEN_ID_LENGTH",
-        ),
+        ("", "citizen id must be 18 characters, got 0", "CITIZEN_ID_LENGTH"),
         (
             "1101A519491231002X",
             "citizen id character 5 is 'A', expected a digit",
@@ -176,9 +163,7 @@ fn valid_number() -> impl Strategy<Value = String> {
         first..=last,
         0u16..1000,
     )
-        .prop_map(|(region, day, sequence)| {
-            id_number(region, Date::from_julian_day(day).unwrap(), sequence)
-        })
+        .prop_map(|(region, day, sequence)| id_number(region, Date::from_julian_day(day).unwrap(), sequence))
 }
 
 const SYMBOLS: &[u8] = b"0123456789X";

@@ -28,11 +28,7 @@ fn calendar_day_limits() {
         (Stage::TemporaryCardValidity, false, date!(2026 - 04 - 10)),
     ];
     for (stage, remote, due) in cases {
-        assert_eq!(
-            due_date(stage, from, remote),
-            due,
-            "{stage} remote={remote}"
-        );
+        assert_eq!(due_date(stage, from, remote), due, "{stage} remote={remote}");
     }
 }
 
@@ -51,12 +47,6 @@ fn calendar_covers_2025_and_2026() {
     assert!(cal.covers(2025) && cal.covers(2026));
     assert!(!cal.is_working_day(date!(2025 - 10 - 08)));
     assert!(cal.is_working_day(date!(2025 - 09 - 28)));
-    assert_eq!(
-        cal.add_working_days(date!(2026 - 04 - 30), 0),
-        date!(2026 - 04 - 30)
-    );
-    assert_eq!(
-        cal.add_working_days(date!(2026 - 04 - 30), 1),
-        date!(2026 - 05 - 06)
-    );
+    assert_eq!(cal.add_working_days(date!(2026 - 04 - 30), 0), date!(2026 - 04 - 30));
+    assert_eq!(cal.add_working_days(date!(2026 - 04 - 30), 1), date!(2026 - 05 - 06));
 }

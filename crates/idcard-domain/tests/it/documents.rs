@@ -12,21 +12,13 @@ fn missing(kind: ApplicationKind, age: u32, provided: &[D]) -> Vec<&'static str>
 #[test]
 fn complete_sets_pass() {
     let cases: &[(ApplicationKind, u32, &[D])] = &[
-        (
-            ApplicationKind::Renewal,
-            30,
-            &[D::OldIdCard, D::LabourContract],
-        ),
+        (ApplicationKind::Renewal, 30, &[D::OldIdCard, D::LabourContract]),
         (
             ApplicationKind::Renewal,
             30,
             &[D::OldIdCard, D::Passport, D::PropertyDeed],
         ),
-        (
-            ApplicationKind::Replacement,
-            30,
-            &[D::HouseholdBooklet, D::StudentId],
-        ),
+        (ApplicationKind::Replacement, 30, &[D::HouseholdBooklet, D::StudentId]),
         (
             ApplicationKind::Replacement,
             30,
@@ -35,31 +27,18 @@ fn complete_sets_pass() {
         (
             ApplicationKind::Renewal,
             12,
-            &[
-                D::OldIdCard,
-                D::Lease,
-                D::GuardianIdentity,
-                D::GuardianshipProof,
-            ],
+            &[D::OldIdCard, D::Lease, D::GuardianIdentity, D::GuardianshipProof],
         ),
     ];
     for (kind, age, provided) in cases {
-        assert_eq!(
-            check_documents(*kind, *age, provided),
-            Ok(()),
-            "{kind} {provided:?}"
-        );
+        assert_eq!(check_documents(*kind, *age, provided), Ok(()), "{kind} {provided:?}");
     }
 }
 
 #[test]
 fn renewal_without_old_card_is_told_so() {
     assert_eq!(
-        missing(
-            ApplicationKind::Renewal,
-            30,
-            &[D::HouseholdBooklet, D::Lease]
-        ),
+        missing(ApplicationKind::Renewal, 30, &[D::HouseholdBooklet, D::Lease]),
         ["MISSING_OLD_CARD"]
     );
 }

@@ -7,23 +7,14 @@ const ON: time::Date = date!(2026 - 06 - 01);
 fn full_fees_per_the_pricing_notice() {
     assert_eq!(fee(FeeItem::Renewal, Waiver::None, ON).amount_fen, 2000);
     assert_eq!(fee(FeeItem::Replacement, Waiver::None, ON).amount_fen, 4000);
-    assert_eq!(
-        fee(FeeItem::TemporaryCard, Waiver::None, ON).amount_fen,
-        1000
-    );
+    assert_eq!(fee(FeeItem::TemporaryCard, Waiver::None, ON).amount_fen, 1000);
     let in_2017 = date!(2017 - 06 - 01);
-    assert_eq!(
-        fee(FeeItem::FirstApplication, Waiver::None, in_2017).amount_fen,
-        2000
-    );
+    assert_eq!(fee(FeeItem::FirstApplication, Waiver::None, in_2017).amount_fen, 2000);
 }
 
 #[test]
 fn first_application_is_free_since_april_2018() {
-    assert_eq!(
-        fee(FeeItem::FirstApplication, Waiver::None, ON).amount_fen,
-        0
-    );
+    assert_eq!(fee(FeeItem::FirstApplication, Waiver::None, ON).amount_fen, 0);
 }
 
 #[test]

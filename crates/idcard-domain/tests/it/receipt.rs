@@ -20,10 +20,7 @@ fn canonical_form_is_grouped() {
 
 #[test]
 fn parse_reports_what_is_wrong() {
-    assert_eq!(
-        ReceiptNo::parse("12345-6789"),
-        Err(ReceiptError::Length { got: 9 })
-    );
+    assert_eq!(ReceiptNo::parse("12345-6789"), Err(ReceiptError::Length { got: 9 }));
     let err = ReceiptNo::parse("12345-6789!-0").unwrap_err();
     assert_eq!(err.reason_code(), "RECEIPT_NO_SYMBOL");
     assert_eq!(

@@ -17,10 +17,7 @@ fn declared_domicile_must_be_in_use_today() {
         RegionCode::parse_current("110103").unwrap_err().to_string(),
         "region code 110103 was retired after 2009, expected a code in use today"
     );
-    assert_eq!(
-        RegionCode::parse_current("110105").unwrap().name(),
-        "朝阳区"
-    );
+    assert_eq!(RegionCode::parse_current("110105").unwrap().name(), "朝阳区");
 }
 
 #[test]

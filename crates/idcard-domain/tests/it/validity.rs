@@ -14,26 +14,17 @@ fn years_around_birthday(birth: Date, age: i32) -> (Option<u8>, Option<u8>) {
 
 #[test]
 fn under_sixteen_gets_five_years_and_sixteen_gets_ten() {
-    assert_eq!(
-        years_around_birthday(date!(2000 - 06 - 15), 16),
-        (Some(5), Some(10))
-    );
+    assert_eq!(years_around_birthday(date!(2000 - 06 - 15), 16), (Some(5), Some(10)));
 }
 
 #[test]
 fn twenty_five_gets_ten_years_and_twenty_six_gets_twenty() {
-    assert_eq!(
-        years_around_birthday(date!(2000 - 06 - 15), 26),
-        (Some(10), Some(20))
-    );
+    assert_eq!(years_around_birthday(date!(2000 - 06 - 15), 26), (Some(10), Some(20)));
 }
 
 #[test]
 fn forty_five_gets_twenty_years_and_forty_six_is_long_term() {
-    assert_eq!(
-        years_around_birthday(date!(1970 - 06 - 15), 46),
-        (Some(20), None)
-    );
+    assert_eq!(years_around_birthday(date!(1970 - 06 - 15), 46), (Some(20), None));
 }
 
 #[test]
@@ -65,12 +56,6 @@ fn twenty_ninth_february_issue_ends_on_twenty_eighth_february() {
 #[test]
 fn leap_day_birthday_turns_sixteen_on_first_of_march() {
     let birth = date!(2008 - 02 - 29);
-    assert_eq!(
-        validity_period(birth, date!(2024 - 02 - 28)).years(),
-        Some(5)
-    );
-    assert_eq!(
-        validity_period(birth, date!(2024 - 02 - 29)).years(),
-        Some(10)
-    );
+    assert_eq!(validity_period(birth, date!(2024 - 02 - 28)).years(), Some(5));
+    assert_eq!(validity_period(birth, date!(2024 - 02 - 29)).years(), Some(10));
 }

@@ -36,10 +36,7 @@ struct Record<'a> {
 
 impl<'a> Record<'a> {
     fn get(&self, key: &str) -> &'a str {
-        self.columns
-            .get(key)
-            .and_then(|&i| self.record.get(i))
-            .unwrap_or("")
+        self.columns.get(key).and_then(|&i| self.record.get(i)).unwrap_or("")
     }
 }
 
@@ -102,10 +99,7 @@ pub(super) fn parse(text: &str, today: Date) -> Result<Parsed, Vec<RowError>> {
                 if key != "citizen_id" && !value.is_empty() && value != first_fields.get(key) {
                     row.fail(
                         key,
-                        format!(
-                            "differs from line {}, where this resident first appears",
-                            first.line
-                        ),
+                        format!("differs from line {}, where this resident first appears", first.line),
                     );
                 }
             }
@@ -179,21 +173,10 @@ pub(super) fn parse(text: &str, today: Date) -> Result<Parsed, Vec<RowError>> {
         // A bad first row still claims its citizen id, so that later rows of the same
         // resident are not reported as residents of their own.
         if !citizen_id.is_empty() {
-            firsts.insert(
-                citizen_id,
-                First {
-                    line,
-                    record,
-                    index,
-                },
-            );
+            firsts.insert(citizen_id, First { line, record, index });
         }
     }
-    if errors.is_empty() {
-        Ok(parsed)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(parsed) } else { Err(errors) }
 }
 
 /// Records a card id; `false` (error noted) if another row has it.
@@ -208,10 +191,7 @@ fn note_card(
     }
     match seen.insert(card.card_id.clone(), line) {
         Some(first) => {
-            row.fail(
-                CARD_KEYS.card_id,
-                format!("the same card id is on line {first}"),
-            );
+            row.fail(CARD_KEYS.card_id, format!("the same card id is on line {first}"));
             false
         }
         None => true,
@@ -221,17 +201,10 @@ fn note_card(
 /// The header's columns by name; every required column present, none unknown, none
 /// twice.
 fn header(reader: &mut csv::Reader<&[u8]>) -> Result<HashMap<String, usize>, Vec<RowError>> {
-    let headers = reader
-        .headers()
-        .map_err(|err| vec![record_error(&err)])?
-        .clone();
+    let headers = reader.headers().map_err(|err| vec![record_error(&err)])?.clone();
     let mut errors = Vec::new();
     let mut columns = HashMap::new();
-    let known: Vec<&str> = RESIDENT_KEYS
-        .iter()
-        .copied()
-        .chain(CARD_KEYS.all())
-        .collect();
+    let known: Vec<&str> = RESIDENT_KEYS.iter().copied().chain(CARD_KEYS.all()).collect();
     for (i, name) in headers.iter().enumerate() {
         let name = name.trim_start_matches('\u{feff}');
         if !known.contains(&name) {
@@ -246,30 +219,18 @@ fn header(reader: &mut csv::Reader<&[u8]>) -> Result<HashMap<String, usize>, Vec
     }
     for required in REQUIRED_KEYS {
         if !columns.contains_key(required) {
-            errors.push(RowError::new(
-                1,
-                required,
-                "required column missing from the header",
-            ));
+            errors.push(RowError::new(1, required, "required column missing from the header"));
         }
     }
-    if errors.is_empty() {
-        Ok(columns)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(columns) } else { Err(errors) }
 }
 
 fn record_error(err: &csv::Error) -> RowError {
     let line = err.position().map_or(0, |p| p.line() as usize);
     match err.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => RowError::new(
-            line,
-            "csv",
-            format!("{len} fields, but the header has {expected_len}"),
-        ),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            RowError::new(line, "csv", format!("{len} fields, but the header has {expected_len}"))
+        }
         csv::ErrorKind::Utf8 { .. } => RowError::new(line, "csv", "not UTF-8 text"),
         _ => RowError::new(line, "csv", err.to_string()),
     }
@@ -351,9 +312,7 @@ mod tests {
 
     #[test]
     fn bad_calendar_date_and_wrong_sex_are_named() {
-        let row = ROW
-            .replace("1949-12-31", "1949-02-30")
-            .replace(",female,", ",male,");
+        let row = ROW.replace("1949-12-31", "1949-02-30").replace(",female,", ",male,");
         let errors = errors_of(&format!("{HEADER}\n{row}\n"));
         assert_eq!(
             errors,
@@ -368,14 +327,10 @@ mod tests {
     fn header_must_name_known_columns_and_every_required_one() {
         let errors = errors_of("citizen_id,name,colour\n");
         assert!(
-            errors
-                .iter()
-                .any(|e| e.starts_with("line 1: colour: unknown column")),
+            errors.iter().any(|e| e.starts_with("line 1: colour: unknown column")),
             "{errors:?}"
         );
-        assert!(errors.contains(
-            &"line 1: domicile_region_code: required column missing from the header".to_string()
-        ));
+        assert!(errors.contains(&"line 1: domicile_region_code: required column missing from the header".to_string()));
     }
 
     #[test]
@@ -383,9 +338,7 @@ mod tests {
         let text = format!("{HEADER}\n{ROW}\n11010519491231002X,,,,,,,,,,,,,,\n");
         assert_eq!(
             errors_of(&text),
-            vec![
-                "line 3: citizen_id: the same citizen id is on line 2; a repeated row must add a card"
-            ]
+            vec!["line 3: citizen_id: the same citizen id is on line 2; a repeated row must add a card"]
         );
     }
 

@@ -54,10 +54,7 @@ pub(super) fn parse(text: &str, today: Date) -> Result<Parsed, Vec<RowError>> {
         let object = match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(object)) => object,
             Ok(other) => {
-                row.fail(
-                    "json",
-                    format!("expected an object, got {}", type_name(&other)),
-                );
+                row.fail("json", format!("expected an object, got {}", type_name(&other)));
                 continue;
             }
             Err(err) => {
@@ -69,10 +66,7 @@ pub(super) fn parse(text: &str, today: Date) -> Result<Parsed, Vec<RowError>> {
             if !RESIDENT_KEYS.contains(&key.as_str()) && key != "cards" {
                 row.fail(
                     key.as_str(),
-                    format!(
-                        "unknown field, expected one of {}, cards",
-                        RESIDENT_KEYS.join(", ")
-                    ),
+                    format!("unknown field, expected one of {}, cards", RESIDENT_KEYS.join(", ")),
                 );
             }
         }
@@ -111,26 +105,16 @@ pub(super) fn parse(text: &str, today: Date) -> Result<Parsed, Vec<RowError>> {
         resident.cards = cards;
         parsed.residents.push(resident);
     }
-    if errors.is_empty() {
-        Ok(parsed)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(parsed) } else { Err(errors) }
 }
 
 /// The `cards` array; `None` if any card is wrong (errors noted).
-fn cards(
-    object: &Map<String, Value>,
-    row: &mut Row<'_>,
-) -> Option<Vec<idcard_proto::v1::ResidentCard>> {
+fn cards(object: &Map<String, Value>, row: &mut Row<'_>) -> Option<Vec<idcard_proto::v1::ResidentCard>> {
     let items = match object.get("cards") {
         None | Some(Value::Null) => return Some(Vec::new()),
         Some(Value::Array(items)) => items,
         Some(other) => {
-            row.fail(
-                "cards",
-                format!("expected an array, got {}", type_name(other)),
-            );
+            row.fail("cards", format!("expected an array, got {}", type_name(other)));
             return None;
         }
     };
@@ -150,10 +134,7 @@ fn cards(
             if !CARD_KEYS.all().contains(&key.as_str()) {
                 row.fail(
                     label(key),
-                    format!(
-                        "unknown field, expected one of {}",
-                        CARD_KEYS.all().join(", ")
-                    ),
+                    format!("unknown field, expected one of {}", CARD_KEYS.all().join(", ")),
                 );
                 ok = false;
             }
@@ -180,9 +161,7 @@ fn type_name(value: &Value) -> &'static str {
 /// serde_json's message without its "at line 1 column N" (each line is parsed alone).
 fn json_error(err: &serde_json::Error) -> String {
     let message = err.to_string();
-    let message = message
-        .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(m, _)| m);
+    let message = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m);
     format!("not valid JSON: {message} (column {})", err.column())
 }
 
@@ -220,9 +199,7 @@ mod tests {
         assert_eq!(items.citizen_id, "11010519491231002X");
         assert_eq!(items.sex, idcard_proto::v1::Sex::Female as i32);
         assert!(resident.fingerprint_on_record);
-        assert!(
-            !resident.record_locked && !resident.bad_credit && !resident.forged_documents_on_record
-        );
+        assert!(!resident.record_locked && !resident.bad_credit && !resident.forged_documents_on_record);
         let card = &resident.cards[0];
         assert!(card.long_term);
         assert!(card.validity_end.is_none());
@@ -234,10 +211,7 @@ mod tests {
         let bad = GOOD
             .replace("11010519491231002X", "110105194912310021")
             .replace(r#""sex":"female""#, r#""sex":"f""#)
-            .replace(
-                r#""fingerprint_on_record":true"#,
-                r#""fingerprint_on_record":"yes""#,
-            )
+            .replace(r#""fingerprint_on_record":true"#, r#""fingerprint_on_record":"yes""#)
             .replace(
                 r#""domicile_region_code":"110105""#,
                 r#""domicile_region_code":"110103""#,
@@ -258,10 +232,7 @@ mod tests {
 
     #[test]
     fn messages_do_not_repeat_personal_data() {
-        let bad = GOOD.replace(
-            r#""birth_date":"1949-12-31""#,
-            r#""birth_date":"1949-12-30""#,
-        );
+        let bad = GOOD.replace(r#""birth_date":"1949-12-31""#, r#""birth_date":"1949-12-30""#);
         let errors = errors_of(&bad);
         assert_eq!(
             errors,
@@ -273,20 +244,13 @@ mod tests {
     fn missing_fields_unknown_fields_and_broken_json_are_named() {
         let text = "{\"citizen_id\":\"11010519491231002X\",\"nmae\":\"x\"}\n{not json\n[1]";
         let errors = errors_of(text);
+        assert!(errors.contains(&"line 1: name: required".to_string()), "{errors:?}");
         assert!(
-            errors.contains(&"line 1: name: required".to_string()),
+            errors.iter().any(|e| e.starts_with("line 1: nmae: unknown field")),
             "{errors:?}"
         );
         assert!(
-            errors
-                .iter()
-                .any(|e| e.starts_with("line 1: nmae: unknown field")),
-            "{errors:?}"
-        );
-        assert!(
-            errors
-                .iter()
-                .any(|e| e.starts_with("line 2: json: not valid JSON")),
+            errors.iter().any(|e| e.starts_with("line 2: json: not valid JSON")),
             "{errors:?}"
         );
         assert!(
@@ -300,9 +264,7 @@ mod tests {
         let errors = errors_of(&format!("{GOOD}\n{GOOD}"));
         assert_eq!(
             errors,
-            vec![
-                "line 2: citizen_id: the same citizen id is on line 1; each resident appears once"
-            ]
+            vec!["line 2: citizen_id: the same citizen id is on line 1; each resident appears once"]
         );
     }
 

@@ -86,13 +86,7 @@ impl Row<'_> {
 
     /// Required text of at most `max` characters. The value is never repeated in a
     /// message: it may be a name or an address.
-    fn required<'f>(
-        &mut self,
-        fields: &'f impl Fields,
-        key: &str,
-        label: &str,
-        max: usize,
-    ) -> Option<&'f str> {
+    fn required<'f>(&mut self, fields: &'f impl Fields, key: &str, label: &str, max: usize) -> Option<&'f str> {
         match fields.text(key) {
             Ok(Some(text)) if text.chars().count() > max => {
                 self.fail(label, format!("at most {max} characters"));
@@ -129,19 +123,13 @@ impl Row<'_> {
 
 /// A resident without cards, and its parsed citizen id; `None` (with the errors noted)
 /// if any field is wrong.
-pub(super) fn resident(
-    fields: &impl Fields,
-    today: Date,
-    row: &mut Row<'_>,
-) -> Option<(pb::Resident, CitizenId)> {
+pub(super) fn resident(fields: &impl Fields, today: Date, row: &mut Row<'_>) -> Option<(pb::Resident, CitizenId)> {
     let before = row.errors.len();
-    let citizen_id = row
-        .required(fields, "citizen_id", "citizen_id", 64)
-        .and_then(|text| {
-            CitizenId::parse(text, today)
-                .map_err(|err| row.fail("citizen_id", err.to_string()))
-                .ok()
-        });
+    let citizen_id = row.required(fields, "citizen_id", "citizen_id", 64).and_then(|text| {
+        CitizenId::parse(text, today)
+            .map_err(|err| row.fail("citizen_id", err.to_string()))
+            .ok()
+    });
     let name = row.required(fields, "name", "name", 64);
     let sex = row
         .required(fields, "sex", "sex", 16)
@@ -154,10 +142,7 @@ pub(super) fn resident(
         });
     match (sex, &citizen_id) {
         (Some(sex), Some(id)) if sex != id.sex() => {
-            let message = format!(
-                "is {sex} but the citizen id's sequence number says {}",
-                id.sex()
-            );
+            let message = format!("is {sex} but the citizen id's sequence number says {}", id.sex());
             row.fail("sex", message);
         }
         _ => {}
@@ -174,10 +159,7 @@ pub(super) fn resident(
         .zip(citizen_id.as_ref())
         .is_some_and(|(date, id)| date != id.birth_date())
     {
-        row.fail(
-            "birth_date",
-            "does not match the birth date in the citizen id",
-        );
+        row.fail("birth_date", "does not match the birth date in the citizen id");
     }
     let address = row.required(fields, "domicile_address", "domicile_address", 200);
     let region = row
@@ -198,15 +180,8 @@ pub(super) fn resident(
     if row.errors.len() != before {
         return None;
     }
-    let (citizen_id, name, sex, ethnicity, birth_date, address, region) = (
-        citizen_id?,
-        name?,
-        sex?,
-        ethnicity?,
-        birth_date?,
-        address?,
-        region?,
-    );
+    let (citizen_id, name, sex, ethnicity, birth_date, address, region) =
+        (citizen_id?, name?, sex?, ethnicity?, birth_date?, address?, region?);
     let resident = pb::Resident {
         card_items: Some(pb::CardItems {
             citizen_id: citizen_id.as_str().to_string(),
@@ -229,9 +204,7 @@ pub(super) fn resident(
 
 /// Whether the row gives any card field (a CSV row may carry none).
 pub(super) fn has_card(fields: &impl Fields, keys: &CardKeys) -> bool {
-    keys.all()
-        .iter()
-        .any(|key| !matches!(fields.text(key), Ok(None)))
+    keys.all().iter().any(|key| !matches!(fields.text(key), Ok(None)))
 }
 
 /// One card. `label` turns a key into the name errors use (`cards[1].validity_end`).
@@ -265,18 +238,10 @@ pub(super) fn card(
     if start.zip(end).is_some_and(|(start, end)| end <= start) {
         row.fail(label(keys.validity_end), "must be after the validity start");
     }
-    let authority = row.required(
-        fields,
-        keys.issuing_authority,
-        &label(keys.issuing_authority),
-        100,
-    );
+    let authority = row.required(fields, keys.issuing_authority, &label(keys.issuing_authority), 100);
     let status = match row.text(fields, keys.status, &label(keys.status)) {
         None => {
-            row.fail(
-                label(keys.status),
-                "required: active, reported_lost or invalidated",
-            );
+            row.fail(label(keys.status), "required: active, reported_lost or invalidated");
             None
         }
         Some("active") => Some(pb::CardStatus::Active),
@@ -285,9 +250,7 @@ pub(super) fn card(
         Some(other) => {
             row.fail(
                 label(keys.status),
-                format!(
-                    "{other:?} is not a card status: expected active, reported_lost or invalidated"
-                ),
+                format!("{other:?} is not a card status: expected active, reported_lost or invalidated"),
             );
             None
         }

@@ -58,17 +58,12 @@ async fn renewal_goes_from_the_counter_to_collection_through_the_cli() {
         "{out}"
     );
 
-    let listed = stack
-        .idctl(&["acceptance", "list", "--point", POINT])
-        .await
-        .ok();
+    let listed = stack.idctl(&["acceptance", "list", "--point", POINT]).await.ok();
     assert!(listed.lines().any(|line| line.starts_with(&id)), "{listed}");
 
     // Review: the case reaches the domicile bureau.
     let pending = stack
-        .idctl_until(&["review", "pending", "--jurisdiction", "11"], |out| {
-            out.contains(&id)
-        })
+        .idctl_until(&["review", "pending", "--jurisdiction", "11"], |out| out.contains(&id))
         .await;
     assert!(pending.contains(&receipt), "{pending}");
     let case = stack.idctl(&["review", "get", "--id", &id]).await.ok();
@@ -81,19 +76,14 @@ async fn renewal_goes_from_the_counter_to_collection_through_the_cli() {
 
     // Production: a failed check remakes the card, then it passes and is dispatched.
     let jobs = stack
-        .idctl_until(&["production", "jobs", "--point", POINT], |out| {
-            out.contains(&id)
-        })
+        .idctl_until(&["production", "jobs", "--point", POINT], |out| out.contains(&id))
         .await;
     let job = jobs
         .lines()
         .find(|line| line.contains(&id))
         .and_then(|line| line.split_whitespace().next())
         .expect("job id");
-    let got = stack
-        .idctl(&["production", "get", "--application", &id])
-        .await
-        .ok();
+    let got = stack.idctl(&["production", "get", "--application", &id]).await.ok();
     assert_eq!(value_of(&got, "job"), job);
     let failed = stack
         .idctl(&[
@@ -110,15 +100,7 @@ async fn renewal_goes_from_the_counter_to_collection_through_the_cli() {
         .ok();
     assert_eq!(value_of(&failed, "remakes"), "1");
     stack
-        .idctl(&[
-            "production",
-            "check",
-            "--job",
-            job,
-            "--pass",
-            "--operator",
-            "qc-1",
-        ])
+        .idctl(&["production", "check", "--job", job, "--pass", "--operator", "qc-1"])
         .await
         .ok();
     let dispatched = stack
@@ -265,32 +247,15 @@ async fn rejection_reaches_the_acceptance_point_with_reasons_and_contact() {
         seen.contains("IDENTITY_INCONSISTENT: the photo does not match the register"),
         "{seen}"
     );
-    assert!(
-        value_of(&seen, "contact").contains("天河分局户政科"),
-        "{seen}"
-    );
+    assert!(value_of(&seen, "contact").contains("天河分局户政科"), "{seen}");
 
     let rejected_only = stack
-        .idctl(&[
-            "acceptance",
-            "list",
-            "--point",
-            POINT,
-            "--state",
-            "rejected",
-        ])
+        .idctl(&["acceptance", "list", "--point", POINT, "--state", "rejected"])
         .await
         .ok();
     assert!(rejected_only.contains(&id), "{rejected_only}");
     let none = stack
-        .idctl(&[
-            "acceptance",
-            "list",
-            "--point",
-            POINT,
-            "--state",
-            "collected",
-        ])
+        .idctl(&["acceptance", "list", "--point", POINT, "--state", "collected"])
         .await
         .ok();
     assert_eq!(none.trim(), "(none)");
@@ -326,20 +291,8 @@ async fn bad_submission_exits_non_zero_with_the_fields_named() {
         ])
         .await;
     assert_eq!(run.code, Some(1));
-    assert!(
-        run.stderr.starts_with("error: InvalidArgument"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("applicant.card_items.citizen_id"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("applicant.domicile_region_code"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.starts_with("error: InvalidArgument"), "{}", run.stderr);
+    assert!(run.stderr.contains("applicant.card_items.citizen_id"), "{}", run.stderr);
+    assert!(run.stderr.contains("applicant.domicile_region_code"), "{}", run.stderr);
     stack.stop().await;
 }

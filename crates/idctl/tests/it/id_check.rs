@@ -41,8 +41,7 @@ fn future_birth_date_is_invalid() {
     let run = idctl(&["id", "check", &number]);
     assert_eq!(run.code, Some(1));
     assert!(
-        run.stdout
-            .contains("invalid  birth date 2099-12-31 is in the future"),
+        run.stdout.contains("invalid  birth date 2099-12-31 is in the future"),
         "{}",
         run.stdout
     );
@@ -126,28 +125,20 @@ fn legacy_number_needs_the_flag() {
     let run = idctl(&["id", "check", "110105491231002"]);
     assert_eq!(run.code, Some(1));
     assert!(
-        run.stdout.contains(
-            "got 15 (a legacy 15-digit number: convert it to 18 characters with --legacy)"
-        ),
+        run.stdout
+            .contains("got 15 (a legacy 15-digit number: convert it to 18 characters with --legacy)"),
         "{}",
         run.stdout
     );
 
     let run = idctl(&["id", "check", "--legacy", "110105491231002"]);
     assert_eq!(run.code, Some(0), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("converted to 11010519491231002X"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("converted to 11010519491231002X"), "{}", run.stdout);
 }
 
 #[test]
 fn dash_reads_numbers_from_standard_input() {
-    let run = idctl_with_stdin(
-        &["id", "check", "-"],
-        b"11010519491231002X\n\n440524188001010014\r\n",
-    );
+    let run = idctl_with_stdin(&["id", "check", "-"], b"11010519491231002X\n\n440524188001010014\r\n");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 2);
 
@@ -179,13 +170,7 @@ fn bulk_input_gives_one_line_per_number() {
     assert_eq!(run.code, Some(1));
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 20_001);
-    assert_eq!(
-        lines
-            .iter()
-            .filter(|line| line.contains("  valid  "))
-            .count(),
-        20_000
-    );
+    assert_eq!(lines.iter().filter(|line| line.contains("  valid  ")).count(), 20_000);
 }
 
 #[test]

@@ -22,20 +22,13 @@ async fn a_fresh_service_has_no_dead_letters() {
     let stack = TestStack::start().await;
     // The service migrates its database as it starts.
     let out = stack
-        .idctl_until(
-            &["outbox", "dead-letters", "--database", &stack.acceptance_db],
-            |_| true,
-        )
+        .idctl_until(&["outbox", "dead-letters", "--database", &stack.acceptance_db], |_| {
+            true
+        })
         .await;
     assert_eq!(out.trim(), "no dead letters");
     let out = stack
-        .idctl(&[
-            "outbox",
-            "replay",
-            "--database",
-            &stack.acceptance_db,
-            "--all",
-        ])
+        .idctl(&["outbox", "replay", "--database", &stack.acceptance_db, "--all"])
         .await
         .ok();
     assert!(out.starts_with("replayed 0 dead letter(s)"), "{out}");

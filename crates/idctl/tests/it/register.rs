@@ -41,11 +41,7 @@ fn bad_rows_are_reported_by_line_and_nothing_is_sent() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("3 error(s); nothing was sent"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("3 error(s); nothing was sent"), "{}", run.stderr);
     // Nothing tried to reach the review service (the default URL here answers nothing).
     assert!(!run.stderr.contains("cannot connect"), "{}", run.stderr);
     // Personal data from the file is not repeated.
@@ -79,10 +75,7 @@ async fn import_loads_residents_and_maps_the_service_errors_to_lines() {
         r#"{"citizen_id":"11010519491231002X","name":"王小红","sex":"female","ethnicity":"汉","birth_date":"1949-12-31","domicile_address":"北京市朝阳区某路1号","domicile_region_code":"110105","cards":[{"card_id":"0193a000-0000-7000-8000-0000000000aa","validity_start":"2010-01-01","issuing_authority":"北京市公安局朝阳分局","status":"active"}]}"#,
     );
     let out = stack.idctl(&["register", "import", &first]).await.ok();
-    assert!(
-        out.contains("imported 1 resident(s) with 1 card(s)"),
-        "{out}"
-    );
+    assert!(out.contains("imported 1 resident(s) with 1 card(s)"), "{out}");
     assert!(out.contains("1 new, 0 replaced"), "{out}");
 
     // The same card id for another resident: only the service can tell.
@@ -103,11 +96,7 @@ async fn import_loads_residents_and_maps_the_service_errors_to_lines() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("nothing was imported"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("nothing was imported"), "{}", run.stderr);
     assert!(run.stderr.contains("InvalidArgument"), "{}", run.stderr);
 
     stack.stop().await;

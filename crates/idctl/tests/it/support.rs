@@ -48,13 +48,7 @@ impl Run {
     /// The stdout of a run that must succeed.
     #[track_caller]
     pub fn ok(self) -> String {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
+        assert_eq!(self.code, Some(0), "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self.stdout
     }
 }
@@ -99,10 +93,7 @@ pub fn idctl_with_stdin(args: &[&str], input: &[u8]) -> Run {
 /// A citizen id from its first 17 digits.
 pub fn citizen_id(first17: &str) -> String {
     let digits: &[u8; 17] = first17.as_bytes().try_into().expect("17 digits");
-    format!(
-        "{first17}{}",
-        char::from(idcard_domain::check_character(digits))
-    )
+    format!("{first17}{}", char::from(idcard_domain::check_character(digits)))
 }
 
 /// The three services on port 0, each on a fresh database.
@@ -174,10 +165,7 @@ impl TestStack {
 
     pub async fn stop(self) {
         self.shutdown.cancel();
-        self.stopped
-            .await
-            .expect("stack task")
-            .expect("stack stopped cleanly");
+        self.stopped.await.expect("stack task").expect("stack stopped cleanly");
     }
 }
 

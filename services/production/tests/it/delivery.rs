@@ -15,17 +15,14 @@ async fn updates_reach_an_acceptance_service_started_late_once_each() {
     let acceptance_addr = unused_addr().await;
     let mut app = TestApp::spawn(acceptance_addr).await;
     let job = app.job_for_new_order().await;
-    app.check(&job.job_id, false, &["photo misaligned"])
-        .await
-        .unwrap();
+    app.check(&job.job_id, false, &["photo misaligned"]).await.unwrap();
     app.check(&job.job_id, true, &[]).await.unwrap();
     app.dispatch(&job.job_id, "EMS9876543210").await.unwrap();
     // Long enough for several failed attempts with the tests' short backoff.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Act
-    let acceptance =
-        FakeAcceptance::start_on(TcpListener::bind(acceptance_addr).await.unwrap()).await;
+    let acceptance = FakeAcceptance::start_on(TcpListener::bind(acceptance_addr).await.unwrap()).await;
 
     // Assert
     acceptance.received.wait_for(4).await;
@@ -57,11 +54,7 @@ async fn health_reports_both_services_serving() {
         .unwrap();
     let mut health = HealthClient::new(channel);
 
-    for service in [
-        "idcard.v1.ProductionService",
-        "idcard.v1.ProductionInboxService",
-        "",
-    ] {
+    for service in ["idcard.v1.ProductionService", "idcard.v1.ProductionInboxService", ""] {
         // Act
         let answer = health
             .check(HealthCheckRequest {

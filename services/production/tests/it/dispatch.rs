@@ -77,12 +77,7 @@ async fn a_repeated_dispatch_request_id_returns_the_first_answer_and_reports_onc
         .await
         .unwrap()
         .into_inner();
-    let again = app
-        .production
-        .dispatch_card(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let again = app.production.dispatch_card(request).await.unwrap().into_inner();
 
     // Assert
     assert_eq!(again, first);

@@ -55,9 +55,7 @@ async fn jobs_are_filtered_by_state_and_acceptance_point() {
     let acceptance = FakeAcceptance::start().await;
     let mut app = TestApp::spawn(acceptance.addr).await;
     let checked = app.job_for_new_order().await;
-    app.check(&checked.job_id, false, &["chip unreadable"])
-        .await
-        .unwrap();
+    app.check(&checked.job_id, false, &["chip unreadable"]).await.unwrap();
     app.check(&checked.job_id, true, &[]).await.unwrap();
     let waiting = app.job_for_new_order().await;
     let mut elsewhere = order(Uuid::now_v7());
@@ -97,23 +95,13 @@ async fn jobs_are_filtered_by_state_and_acceptance_point() {
     // Assert
     assert_eq!(passed.jobs.len(), 1);
     assert_eq!(passed.jobs[0].job_id, checked.job_id);
-    assert_eq!(
-        passed.jobs[0].checks.len(),
-        2,
-        "a listed job carries its checks"
-    );
+    assert_eq!(passed.jobs[0].checks.len(), 2, "a listed job carries its checks");
     assert_eq!(passed.jobs[0].remake_count, 1);
     assert_eq!(in_production_here.jobs.len(), 1);
     assert_eq!(in_production_here.jobs[0].job_id, waiting.job_id);
     assert_eq!(at_other_point.jobs.len(), 1);
-    assert_eq!(
-        at_other_point.jobs[0].application_id,
-        elsewhere.application_id
-    );
-    assert_eq!(
-        at_other_point.jobs[0].citizen_id_masked,
-        "1***************2X"
-    );
+    assert_eq!(at_other_point.jobs[0].application_id, elsewhere.application_id);
+    assert_eq!(at_other_point.jobs[0].citizen_id_masked, "1***************2X");
 }
 
 #[tokio::test]
@@ -133,10 +121,7 @@ async fn a_list_with_a_bad_page_token_or_size_names_the_field() {
 
     // Assert
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(
-        violated_fields(&status),
-        ["state", "page_size", "page_token"]
-    );
+    assert_eq!(violated_fields(&status), ["state", "page_size", "page_token"]);
 }
 
 #[tokio::test]
@@ -145,9 +130,7 @@ async fn a_job_is_found_by_job_id_and_by_application_id() {
     let acceptance = FakeAcceptance::start().await;
     let mut app = TestApp::spawn(acceptance.addr).await;
     let job = app.job_for_new_order().await;
-    app.check(&job.job_id, false, &["chip unreadable"])
-        .await
-        .unwrap();
+    app.check(&job.job_id, false, &["chip unreadable"]).await.unwrap();
 
     // Act
     let by_job = app
@@ -182,11 +165,7 @@ async fn an_unknown_job_is_not_found_and_a_missing_key_is_named() {
         })
         .await
         .unwrap_err();
-    let missing = app
-        .production
-        .get_job(GetJobRequest { key: None })
-        .await
-        .unwrap_err();
+    let missing = app.production.get_job(GetJobRequest { key: None }).await.unwrap_err();
     let malformed = app
         .production
         .get_job(GetJobRequest {

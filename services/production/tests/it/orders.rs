@@ -103,16 +103,9 @@ async fn an_order_with_bad_fields_names_each_field_and_creates_nothing() {
         "card_items.citizen_id",
         "issuance",
     ] {
-        assert!(
-            fields.iter().any(|f| f == field),
-            "{field} not named in {fields:?}"
-        );
+        assert!(fields.iter().any(|f| f == field), "{field} not named in {fields:?}");
     }
-    assert!(
-        status.message().contains("check character"),
-        "{}",
-        status.message()
-    );
+    assert!(status.message().contains("check character"), "{}", status.message());
     let listed = app
         .production
         .list_jobs(ListJobsRequest::default())
@@ -134,27 +127,15 @@ async fn an_order_without_card_items_or_with_an_impossible_birth_date_names_the_
     bad_date.card_items.as_mut().unwrap().citizen_id = with_check_character("11010519490230002");
 
     // Act
-    let no_items = app
-        .inbox
-        .receive_production_order(no_items)
-        .await
-        .unwrap_err();
-    let bad_date = app
-        .inbox
-        .receive_production_order(bad_date)
-        .await
-        .unwrap_err();
+    let no_items = app.inbox.receive_production_order(no_items).await.unwrap_err();
+    let bad_date = app.inbox.receive_production_order(bad_date).await.unwrap_err();
 
     // Assert
     assert_eq!(no_items.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&no_items), ["card_items"]);
     assert_eq!(bad_date.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&bad_date), ["card_items.citizen_id"]);
-    assert!(
-        bad_date.message().contains("birth date"),
-        "{}",
-        bad_date.message()
-    );
+    assert!(bad_date.message().contains("birth date"), "{}", bad_date.message());
 }
 
 #[tokio::test]
@@ -166,11 +147,7 @@ async fn an_order_from_an_origin_that_is_not_a_peer_is_refused_naming_origin() {
     stray.origin = format!("{ORIGIN}-elsewhere");
 
     // Act
-    let status = app
-        .inbox
-        .receive_production_order(stray.clone())
-        .await
-        .unwrap_err();
+    let status = app.inbox.receive_production_order(stray.clone()).await.unwrap_err();
 
     // Assert
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -186,8 +163,5 @@ async fn an_order_from_an_origin_that_is_not_a_peer_is_refused_naming_origin() {
 
 fn with_check_character(first17: &str) -> String {
     let digits: [u8; 17] = first17.as_bytes().try_into().unwrap();
-    format!(
-        "{first17}{}",
-        char::from(idcard_domain::check_character(&digits))
-    )
+    format!("{first17}{}", char::from(idcard_domain::check_character(&digits)))
 }

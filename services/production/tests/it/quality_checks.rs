@@ -14,11 +14,7 @@ async fn a_failed_check_remakes_the_card_and_every_step_is_reported_in_order() {
 
     // Act
     let failed = app
-        .check(
-            &job.job_id,
-            false,
-            &["chip data does not match print", "photo blurred"],
-        )
+        .check(&job.job_id, false, &["chip data does not match print", "photo blurred"])
         .await
         .unwrap();
     let passed = app.check(&job.job_id, true, &[]).await.unwrap();
@@ -53,15 +49,8 @@ async fn a_failed_check_remakes_the_card_and_every_step_is_reported_in_order() {
             ProductionStep::Dispatched
         ]
     );
-    assert!(
-        updates
-            .iter()
-            .all(|u| u.application_id == job.application_id)
-    );
-    assert_eq!(
-        updates[1].detail,
-        "chip data does not match print; photo blurred"
-    );
+    assert!(updates.iter().all(|u| u.application_id == job.application_id));
+    assert_eq!(updates[1].detail, "chip data does not match print; photo blurred");
     assert_eq!(updates[1].operator, "qc-operator-7");
     assert_eq!(updates[3].detail, "SF1234567890");
     assert_eq!(updates[3].operator, "dispatcher-2");
@@ -94,11 +83,7 @@ async fn a_check_with_bad_fields_names_each_field() {
     request.operator = String::new();
 
     // Act
-    let status = app
-        .production
-        .record_quality_check(request)
-        .await
-        .unwrap_err();
+    let status = app.production.record_quality_check(request).await.unwrap_err();
 
     // Assert
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -123,12 +108,7 @@ async fn a_repeated_check_request_id_returns_the_first_answer_and_reports_once()
         .await
         .unwrap()
         .into_inner();
-    let again = app
-        .production
-        .record_quality_check(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let again = app.production.record_quality_check(request).await.unwrap().into_inner();
 
     // Assert
     assert_eq!(again, first);
@@ -156,19 +136,12 @@ async fn a_request_id_reused_for_a_different_check_is_refused() {
     let mut app = TestApp::spawn(acceptance.addr).await;
     let job = app.job_for_new_order().await;
     let first = check_request(&job.job_id, false, &["misprinted name"]);
-    app.production
-        .record_quality_check(first.clone())
-        .await
-        .unwrap();
+    app.production.record_quality_check(first.clone()).await.unwrap();
     let mut different = check_request(&job.job_id, true, &[]);
     different.request_id = first.request_id;
 
     // Act
-    let status = app
-        .production
-        .record_quality_check(different)
-        .await
-        .unwrap_err();
+    let status = app.production.record_quality_check(different).await.unwrap_err();
 
     // Assert
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -184,10 +157,7 @@ async fn a_check_of_a_job_no_longer_in_production_is_refused_with_its_code() {
     app.check(&job.job_id, true, &[]).await.unwrap();
 
     // Act
-    let status = app
-        .check(&job.job_id, false, &["scratched"])
-        .await
-        .unwrap_err();
+    let status = app.check(&job.job_id, false, &["scratched"]).await.unwrap_err();
 
     // Assert
     assert_eq!(status.code(), Code::FailedPrecondition);
@@ -205,10 +175,7 @@ async fn a_check_of_an_unknown_job_is_not_found() {
     let mut app = TestApp::spawn(acceptance.addr).await;
 
     // Act
-    let status = app
-        .check(&Uuid::now_v7().to_string(), true, &[])
-        .await
-        .unwrap_err();
+    let status = app.check(&Uuid::now_v7().to_string(), true, &[]).await.unwrap_err();
 
     // Assert
     assert_eq!(status.code(), Code::NotFound);

@@ -3,16 +3,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use idcard_domain::ReceiptNo;
-use idcard_proto::v1::acceptance_inbox_service_server::{
-    AcceptanceInboxService, AcceptanceInboxServiceServer,
-};
+use idcard_proto::v1::acceptance_inbox_service_server::{AcceptanceInboxService, AcceptanceInboxServiceServer};
 use idcard_proto::v1::production_inbox_service_client::ProductionInboxServiceClient;
 use idcard_proto::v1::production_service_client::ProductionServiceClient;
 use idcard_proto::v1::{
-    CalendarDate, CardItems, DispatchCardRequest, GetJobRequest, Issuance, ProductionJob,
-    ProductionStep, ReceiveDecisionRequest, ReceiveDecisionResponse, ReceiveProductionOrderRequest,
-    ReceiveProductionUpdateRequest, ReceiveProductionUpdateResponse, RecordQualityCheckRequest,
-    Sex, get_job_request,
+    CalendarDate, CardItems, DispatchCardRequest, GetJobRequest, Issuance, ProductionJob, ProductionStep,
+    ReceiveDecisionRequest, ReceiveDecisionResponse, ReceiveProductionOrderRequest, ReceiveProductionUpdateRequest,
+    ReceiveProductionUpdateResponse, RecordQualityCheckRequest, Sex, get_job_request,
 };
 use idcard_testkit::TestDb;
 use production::Config;
@@ -71,9 +68,7 @@ impl AcceptanceInboxService for FakeInbox {
         &self,
         _request: Request<ReceiveDecisionRequest>,
     ) -> Result<Response<ReceiveDecisionResponse>, Status> {
-        Err(Status::unimplemented(
-            "the production service sends no decisions",
-        ))
+        Err(Status::unimplemented("the production service sends no decisions"))
     }
 
     async fn receive_production_update(
@@ -110,11 +105,7 @@ impl FakeAcceptance {
                 .add_service(service)
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped),
         );
-        FakeAcceptance {
-            received,
-            addr,
-            stop,
-        }
+        FakeAcceptance { received, addr, stop }
     }
 }
 
@@ -126,11 +117,7 @@ impl Drop for FakeAcceptance {
 
 /// A free local address nothing listens on (yet).
 pub async fn unused_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap()
 }
 
 /// The production service running on a fresh database, reporting to `acceptance`.
@@ -200,9 +187,7 @@ impl TestApp {
 
     pub async fn job_of_application(&mut self, application_id: &str) -> ProductionJob {
         let request = GetJobRequest {
-            key: Some(get_job_request::Key::ApplicationId(
-                application_id.to_string(),
-            )),
+            key: Some(get_job_request::Key::ApplicationId(application_id.to_string())),
         };
         self.production
             .get_job(request)
@@ -213,12 +198,7 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn check(
-        &mut self,
-        job_id: &str,
-        passed: bool,
-        defects: &[&str],
-    ) -> Result<ProductionJob, Status> {
+    pub async fn check(&mut self, job_id: &str, passed: bool, defects: &[&str]) -> Result<ProductionJob, Status> {
         let request = check_request(job_id, passed, defects);
         self.production
             .record_quality_check(request)
@@ -226,11 +206,7 @@ impl TestApp {
             .map(|r| r.into_inner().job.unwrap())
     }
 
-    pub async fn dispatch(
-        &mut self,
-        job_id: &str,
-        tracking_number: &str,
-    ) -> Result<ProductionJob, Status> {
+    pub async fn dispatch(&mut self, job_id: &str, tracking_number: &str) -> Result<ProductionJob, Status> {
         let request = dispatch_request(job_id, tracking_number);
         self.production
             .dispatch_card(request)

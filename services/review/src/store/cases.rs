@@ -83,18 +83,8 @@ pub async fn find_case(tx: &mut Tx, application_id: Uuid) -> Result<Option<Case>
         .fetch_optional(conn)
         .await?
     });
-    let Some((
-        application_id,
-        state,
-        kind,
-        citizen_id,
-        request,
-        received_at_ms,
-        due,
-        issuance,
-        rejection,
-        reviewer,
-    )) = row
+    let Some((application_id, state, kind, citizen_id, request, received_at_ms, due, issuance, rejection, reviewer)) =
+        row
     else {
         return Ok(None);
     };
@@ -106,10 +96,7 @@ pub async fn find_case(tx: &mut Tx, application_id: Uuid) -> Result<Option<Case>
         request: decode("application", &request)?,
         received_at_ms,
         review_due_date: date_from_sql(&due)?,
-        issuance: issuance
-            .as_deref()
-            .map(|bytes| decode("issuance", bytes))
-            .transpose()?,
+        issuance: issuance.as_deref().map(|bytes| decode("issuance", bytes)).transpose()?,
         rejection: rejection
             .as_deref()
             .map(|bytes| decode("rejection", bytes))
@@ -175,8 +162,7 @@ pub async fn list_pending(
                     seq,
                     application_id,
                     receipt_number,
-                    kind: ApplicationKind::from_str(&kind)
-                        .map_err(|err| corrupt(err.to_string()))?,
+                    kind: ApplicationKind::from_str(&kind).map_err(|err| corrupt(err.to_string()))?,
                     citizen_id,
                     domicile_region_code,
                     received_at_ms,
@@ -245,11 +231,7 @@ pub async fn record_rejection(
 
 /// Marks an approved case's production order as sent. Returns `false` when it already
 /// was (a repeated delivery of the approval), so that the order is enqueued once.
-pub async fn mark_production_ordered(
-    tx: &mut Tx,
-    application_id: Uuid,
-    at_ms: i64,
-) -> Result<bool, DbError> {
+pub async fn mark_production_ordered(tx: &mut Tx, application_id: Uuid, at_ms: i64) -> Result<bool, DbError> {
     let updated = on_tx!(tx, |conn| {
         sqlx::query(
             "UPDATE review_cases SET production_ordered_at_ms = $2 \

@@ -92,11 +92,7 @@ pub enum Upserted {
 }
 
 /// Creates or replaces the record of `resident.citizen_id`.
-pub async fn upsert_resident(
-    tx: &mut Tx,
-    resident: &Resident,
-    now_ms: i64,
-) -> Result<Upserted, DbError> {
+pub async fn upsert_resident(tx: &mut Tx, resident: &Resident, now_ms: i64) -> Result<Upserted, DbError> {
     let birth = date_to_sql(resident.birth_date);
     let updated = on_tx!(&mut *tx, |conn| {
         sqlx::query(
@@ -150,16 +146,7 @@ pub async fn upsert_resident(
     Ok(Upserted::Inserted)
 }
 
-type CardColumns = (
-    Uuid,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    Option<Uuid>,
-    i64,
-);
+type CardColumns = (Uuid, String, String, Option<String>, String, String, Option<Uuid>, i64);
 
 /// Every card of a resident, oldest first.
 pub async fn cards_of(tx: &mut Tx, citizen_id: &str) -> Result<Vec<Card>, DbError> {
@@ -174,24 +161,14 @@ pub async fn cards_of(tx: &mut Tx, citizen_id: &str) -> Result<Vec<Card>, DbErro
     });
     rows.into_iter()
         .map(
-            |(
-                card_id,
-                citizen_id,
-                start,
-                end,
-                issuing_authority,
-                status,
-                application_id,
-                issued_at_ms,
-            )| {
+            |(card_id, citizen_id, start, end, issuing_authority, status, application_id, issued_at_ms)| {
                 Ok(Card {
                     card_id,
                     citizen_id,
                     validity_start: date_from_sql(&start)?,
                     validity_end: end.as_deref().map(date_from_sql).transpose()?,
                     issuing_authority,
-                    status: CardStatus::parse(&status)
-                        .ok_or_else(|| corrupt(format!("card status {status:?}")))?,
+                    status: CardStatus::parse(&status).ok_or_else(|| corrupt(format!("card status {status:?}")))?,
                     application_id,
                     issued_at_ms,
                 })
@@ -223,11 +200,7 @@ pub async fn insert_card(tx: &mut Tx, card: &Card) -> Result<(), DbError> {
 
 /// A replacement makes every other card of the resident invalid for good (an active
 /// card, and a card reported lost, whose report ends here). Returns how many.
-pub async fn invalidate_cards_except(
-    tx: &mut Tx,
-    citizen_id: &str,
-    keep: Uuid,
-) -> Result<u64, DbError> {
+pub async fn invalidate_cards_except(tx: &mut Tx, citizen_id: &str, keep: Uuid) -> Result<u64, DbError> {
     let updated = on_tx!(tx, |conn| {
         sqlx::query(
             "UPDATE cards SET status = 'invalidated' WHERE citizen_id = $1 AND card_id <> $2 \
@@ -246,11 +219,7 @@ pub async fn invalidate_cards_except(
 /// on approval stay unless `cards` names them (then they are updated). Returns the
 /// positions in `cards` whose id belongs to another resident's card; the caller rolls
 /// back.
-pub async fn upsert_imported_cards(
-    tx: &mut Tx,
-    citizen_id: &str,
-    cards: &[Card],
-) -> Result<Vec<usize>, DbError> {
+pub async fn upsert_imported_cards(tx: &mut Tx, citizen_id: &str, cards: &[Card]) -> Result<Vec<usize>, DbError> {
     on_tx!(&mut *tx, |conn| {
         sqlx::query("DELETE FROM cards WHERE citizen_id = $1 AND application_id IS NULL")
             .bind(citizen_id)

@@ -3,8 +3,7 @@
 use idcard_domain::validity_period;
 use idcard_proto::v1::receive_decision_request::Decision;
 use idcard_proto::v1::{
-    ApplicationKind, ApproveApplicationRequest, Contact, RejectApplicationRequest, RejectionReason,
-    ReviewState,
+    ApplicationKind, ApproveApplicationRequest, Contact, RejectApplicationRequest, RejectionReason, ReviewState,
 };
 use idcard_server::wire::{date_from_wire, date_to_wire, today_cst};
 use tonic::Code;
@@ -27,9 +26,7 @@ fn reject(application_id: &str) -> RejectApplicationRequest {
         application_id: application_id.to_string(),
         reasons: vec![RejectionReason {
             code: "IDENTITY_INCONSISTENT".to_string(),
-            detail:
-                "the name differs from the household register; correct it at the domicile first"
-                    .to_string(),
+            detail: "the name differs from the household register; correct it at the domicile first".to_string(),
         }],
         contact: Some(Contact {
             office: "广州市公安局天河分局户政科".to_string(),
@@ -68,11 +65,7 @@ async fn approval_reaches_acceptance_with_the_validity_for_the_age_then_producti
     let start = date_from_wire("", issuance.validity_start.as_ref()).unwrap();
     let end = date_from_wire("", issuance.validity_end.as_ref()).unwrap();
     assert_eq!(start, today);
-    assert_eq!(
-        end.year() - start.year(),
-        20,
-        "aged 29 or 30 at issue: 20 years"
-    );
+    assert_eq!(end.year() - start.year(), 20, "aged 29 or 30 at issue: 20 years");
     assert_eq!(Some(end), validity_period(person.birth, today).end);
     assert!(!issuance.long_term);
     assert_eq!(issuance.issuing_authority, "广州市公安局天河分局");
@@ -98,17 +91,10 @@ async fn approval_reaches_acceptance_with_the_validity_for_the_age_then_producti
     assert_eq!(order.receipt_number, application.receipt_number);
     assert_eq!(order.acceptance_point_code, ACCEPTANCE_POINT);
     assert_eq!(order.origin, ACCEPTANCE_PEER);
-    assert_eq!(
-        order.card_items,
-        application.applicant.as_ref().unwrap().card_items
-    );
+    assert_eq!(order.card_items, application.applicant.as_ref().unwrap().card_items);
     assert_eq!(order.photo, application.applicant.as_ref().unwrap().photo);
     assert_eq!(order.issuance.as_ref(), Some(&issuance));
-    assert_eq!(
-        app.settled_events().await.len(),
-        2,
-        "one decision and one order"
-    );
+    assert_eq!(app.settled_events().await.len(), 2, "one decision and one order");
     app.stop().await;
 }
 
@@ -170,10 +156,7 @@ async fn approved_replacement_invalidates_the_earlier_cards() {
         .await
         .unwrap();
 
-    assert_eq!(
-        app.card_statuses(&person.citizen_id).await,
-        ["invalidated", "active"]
-    );
+    assert_eq!(app.card_statuses(&person.citizen_id).await, ["invalidated", "active"]);
     app.stop().await;
 }
 
@@ -192,12 +175,7 @@ async fn approving_twice_with_the_same_request_id_returns_the_first_answer() {
         .await
         .unwrap()
         .into_inner();
-    let second = app
-        .review
-        .approve_application(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let second = app.review.approve_application(request).await.unwrap().into_inner();
 
     assert_eq!(first, second);
     let events = app.wait_for_events(2).await;
@@ -306,12 +284,7 @@ async fn malformed_rejection_is_refused_naming_every_field() {
     named.sort();
     assert_eq!(
         named,
-        [
-            "contact.phone",
-            "reasons[1].code",
-            "reasons[1].detail",
-            "reviewer"
-        ]
+        ["contact.phone", "reasons[1].code", "reasons[1].detail", "reviewer"]
     );
     assert_eq!(fields(&no_reasons), ["reasons"]);
     assert_eq!(
@@ -344,9 +317,6 @@ async fn approving_an_unknown_application_is_not_found_and_bad_input_names_field
 
     assert_eq!(unknown.code(), Code::NotFound);
     assert_eq!(malformed.code(), Code::InvalidArgument);
-    assert_eq!(
-        fields(&malformed),
-        ["request_id", "application_id", "reviewer"]
-    );
+    assert_eq!(fields(&malformed), ["request_id", "application_id", "reviewer"]);
     app.stop().await;
 }

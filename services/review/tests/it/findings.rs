@@ -133,17 +133,13 @@ async fn findings_follow_the_register_as_it_is_now() {
     app.receive(application.clone()).await;
 
     let mut resident = person.resident();
-    resident.card_items.as_mut().unwrap().domicile_address =
-        "广东省广州市天河区另一条路9号".to_string();
+    resident.card_items.as_mut().unwrap().domicile_address = "广东省广州市天河区另一条路9号".to_string();
     app.import(vec![resident]).await;
     let case = app.get(&application.application_id).await;
 
     assert!(case.register_record_found);
     assert_eq!(codes(&case), ["IDENTITY_INCONSISTENT"]);
-    assert_eq!(
-        case.findings[0].field,
-        "applicant.card_items.domicile_address"
-    );
+    assert_eq!(case.findings[0].field, "applicant.card_items.domicile_address");
     app.stop().await;
 }
 

@@ -9,10 +9,7 @@ use crate::support::{App, Person, codes, fields};
 #[tokio::test]
 async fn import_creates_then_replaces_records() {
     let mut app = App::spawn().await;
-    let residents = vec![
-        Person::aged(30, 123).resident(),
-        Person::aged(50, 124).resident(),
-    ];
+    let residents = vec![Person::aged(30, 123).resident(), Person::aged(50, 124).resident()];
 
     let first = app.import(residents.clone()).await;
     let second = app.import(residents).await;
@@ -29,14 +26,7 @@ async fn import_with_bad_rows_loads_nothing_and_names_every_error() {
     let mut bad_id = Person::aged(31, 125).resident();
     bad_id.card_items.as_mut().unwrap().citizen_id = "44010619900101123".to_string();
     let mut bad_dates = Person::aged(32, 127).resident();
-    bad_dates
-        .card_items
-        .as_mut()
-        .unwrap()
-        .birth_date
-        .as_mut()
-        .unwrap()
-        .day += 1;
+    bad_dates.card_items.as_mut().unwrap().birth_date.as_mut().unwrap().day += 1;
     bad_dates.domicile_region_code = "110103".to_string(); // retired in 2010
     bad_dates.cards[0].validity_end = None;
     let duplicate = good.resident();
@@ -79,18 +69,8 @@ async fn import_replayed_with_the_same_request_id_returns_the_first_answer() {
         residents: vec![Person::aged(30, 123).resident()],
     };
 
-    let first = app
-        .review
-        .import_residents(request.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    let again = app
-        .review
-        .import_residents(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let first = app.review.import_residents(request.clone()).await.unwrap().into_inner();
+    let again = app.review.import_residents(request).await.unwrap().into_inner();
 
     assert_eq!((first.inserted, first.updated), (1, 0));
     assert_eq!(again, first);

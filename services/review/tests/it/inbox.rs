@@ -17,19 +17,10 @@ async fn received_application_is_pending_with_its_data() {
     assert_eq!(case.state, idcard_proto::v1::ReviewState::Pending as i32);
     assert_eq!(case.receipt_number, application.receipt_number);
     assert_eq!(case.kind, ApplicationKind::Renewal as i32);
-    assert_eq!(
-        case.acceptance_point_code,
-        application.acceptance_point_code
-    );
+    assert_eq!(case.acceptance_point_code, application.acceptance_point_code);
     let applicant = case.applicant.unwrap();
-    assert_eq!(
-        applicant.card_items,
-        application.applicant.as_ref().unwrap().card_items
-    );
-    assert_eq!(
-        applicant.photo,
-        application.applicant.as_ref().unwrap().photo
-    );
+    assert_eq!(applicant.card_items, application.applicant.as_ref().unwrap().card_items);
+    assert_eq!(applicant.photo, application.applicant.as_ref().unwrap().photo);
     assert!(
         applicant.fingerprints.is_empty(),
         "fingerprint templates are not shown to the reviewer"
@@ -116,11 +107,7 @@ async fn application_from_an_unknown_peer_is_refused_for_the_sender_to_retry() {
     let mut application = Person::aged(30, 123).application(ApplicationKind::Renewal);
     application.origin = "acceptance-nowhere".to_string();
 
-    let status = app
-        .inbox
-        .receive_application(application.clone())
-        .await
-        .unwrap_err();
+    let status = app.inbox.receive_application(application.clone()).await.unwrap_err();
 
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason_codes(&status), ["UNKNOWN_PEER"]);

@@ -1,8 +1,6 @@
 //! The pending list of a jurisdiction.
 
-use idcard_proto::v1::{
-    ApplicationKind, ApproveApplicationRequest, ListPendingApplicationsRequest,
-};
+use idcard_proto::v1::{ApplicationKind, ApproveApplicationRequest, ListPendingApplicationsRequest};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -24,11 +22,7 @@ async fn pending_application_is_listed_under_every_prefix_of_its_domicile() {
         assert_eq!(summary.domicile_region_code, "440106");
         assert_eq!(summary.kind, ApplicationKind::Renewal as i32);
         let masked = &summary.citizen_id_masked;
-        assert!(
-            masked.starts_with('4')
-                && masked.contains('*')
-                && masked.ends_with(&person.citizen_id[16..])
-        );
+        assert!(masked.starts_with('4') && masked.contains('*') && masked.ends_with(&person.citizen_id[16..]));
         // No register record yet: one finding.
         assert_eq!(summary.finding_count, 1);
     }
@@ -51,8 +45,7 @@ async fn pending_list_pages_oldest_first() {
     let mut elsewhere = Person::aged(30, 17);
     elsewhere.citizen_id = citizen_id("110105", elsewhere.birth, 17);
     elsewhere.domicile_region_code = "110105".to_string();
-    app.receive(elsewhere.application(ApplicationKind::Renewal))
-        .await;
+    app.receive(elsewhere.application(ApplicationKind::Renewal)).await;
 
     let first = app
         .review
@@ -122,11 +115,7 @@ async fn malformed_jurisdiction_and_page_token_are_refused() {
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
-        assert_eq!(
-            fields(&status),
-            ["jurisdiction_code", "page_token"],
-            "{jurisdiction:?}"
-        );
+        assert_eq!(fields(&status), ["jurisdiction_code", "page_token"], "{jurisdiction:?}");
     }
     app.stop().await;
 }

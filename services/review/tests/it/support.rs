@@ -7,18 +7,13 @@ use std::time::Duration;
 
 use idcard_db::{Db, DbOptions, on_db};
 use idcard_domain::{ReceiptNo, check_character};
-use idcard_proto::v1::acceptance_inbox_service_server::{
-    AcceptanceInboxService, AcceptanceInboxServiceServer,
-};
-use idcard_proto::v1::production_inbox_service_server::{
-    ProductionInboxService, ProductionInboxServiceServer,
-};
+use idcard_proto::v1::acceptance_inbox_service_server::{AcceptanceInboxService, AcceptanceInboxServiceServer};
+use idcard_proto::v1::production_inbox_service_server::{ProductionInboxService, ProductionInboxServiceServer};
 use idcard_proto::v1::review_inbox_service_client::ReviewInboxServiceClient;
 use idcard_proto::v1::review_service_client::ReviewServiceClient;
 use idcard_proto::v1::{
     self, ReceiveDecisionRequest, ReceiveDecisionResponse, ReceiveProductionOrderRequest,
-    ReceiveProductionOrderResponse, ReceiveProductionUpdateRequest,
-    ReceiveProductionUpdateResponse,
+    ReceiveProductionOrderResponse, ReceiveProductionUpdateRequest, ReceiveProductionUpdateResponse,
 };
 use idcard_server::wire::{date_to_wire, ms_to_timestamp, today_cst};
 use idcard_testkit::TestDb;
@@ -89,9 +84,7 @@ impl AcceptanceInboxService for FakeAcceptance {
         &self,
         _request: Request<ReceiveProductionUpdateRequest>,
     ) -> Result<Response<ReceiveProductionUpdateResponse>, Status> {
-        Err(Status::unimplemented(
-            "the review service sends no production updates",
-        ))
+        Err(Status::unimplemented("the review service sends no production updates"))
     }
 }
 
@@ -131,34 +124,25 @@ impl App {
         let shutdown = CancellationToken::new();
         let recorder = Arc::new(Recorder::default());
         let acceptance = serve_fake(
-            tonic::service::Routes::new(AcceptanceInboxServiceServer::new(FakeAcceptance(
-                Arc::clone(&recorder),
-            ))),
+            tonic::service::Routes::new(AcceptanceInboxServiceServer::new(FakeAcceptance(Arc::clone(&recorder)))),
             shutdown.clone(),
         )
         .await;
         let production = serve_fake(
-            tonic::service::Routes::new(ProductionInboxServiceServer::new(FakeProduction(
-                Arc::clone(&recorder),
-            ))),
+            tonic::service::Routes::new(ProductionInboxServiceServer::new(FakeProduction(Arc::clone(&recorder)))),
             shutdown.clone(),
         )
         .await;
 
         let mut config = review::Config::for_database(db.url.clone());
-        config.common.peers =
-            format!("{ACCEPTANCE_PEER}={acceptance},{PRODUCTION_PEER}={production}");
+        config.common.peers = format!("{ACCEPTANCE_PEER}={acceptance},{PRODUCTION_PEER}={production}");
         config.common.relay_poll_interval = Duration::from_millis(50);
         config.common.relay_base_backoff = Duration::from_millis(20);
         config.common.relay_max_backoff = Duration::from_millis(200);
         config.common.peer_timeout = Duration::from_secs(5);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(review::serve_with_listener(
-            config,
-            listener,
-            shutdown.clone(),
-        ));
+        let server = tokio::spawn(review::serve_with_listener(config, listener, shutdown.clone()));
 
         let channel = Channel::from_shared(url).unwrap().connect().await.unwrap();
         App {
@@ -201,9 +185,7 @@ impl App {
     }
 
     pub fn fail_next_decisions(&self, count: usize) {
-        self.recorder
-            .failing_decisions
-            .store(count, Ordering::SeqCst);
+        self.recorder.failing_decisions.store(count, Ordering::SeqCst);
     }
 
     pub fn orders_before_decision(&self) -> usize {
@@ -212,17 +194,13 @@ impl App {
 
     /// Card statuses of a resident, straight from the database (no RPC reads cards).
     pub async fn card_statuses(&self, citizen_id: &str) -> Vec<String> {
-        let db = Db::connect(&self.db.url, &DbOptions::default())
-            .await
-            .unwrap();
+        let db = Db::connect(&self.db.url, &DbOptions::default()).await.unwrap();
         let statuses: Vec<String> = on_db!(&db, |pool| {
-            sqlx::query_scalar(
-                "SELECT status FROM cards WHERE citizen_id = $1 ORDER BY validity_start",
-            )
-            .bind(citizen_id)
-            .fetch_all(pool)
-            .await
-            .unwrap()
+            sqlx::query_scalar("SELECT status FROM cards WHERE citizen_id = $1 ORDER BY validity_start")
+                .bind(citizen_id)
+                .fetch_all(pool)
+                .await
+                .unwrap()
         });
         db.close().await;
         statuses
@@ -233,11 +211,7 @@ impl App {
             request_id: Uuid::now_v7().to_string(),
             residents,
         };
-        self.review
-            .import_residents(request)
-            .await
-            .unwrap()
-            .into_inner()
+        self.review.import_residents(request).await.unwrap().into_inner()
     }
 
     pub async fn receive(&mut self, application: v1::ReceiveApplicationRequest) {
@@ -283,10 +257,7 @@ async fn serve_fake(routes: tonic::service::Routes, shutdown: CancellationToken)
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_routes(routes)
-            .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener),
-                shutdown.cancelled_owned(),
-            )
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
             .await
     });
     url
@@ -320,8 +291,7 @@ pub struct Person {
 impl Person {
     /// Born `age` years ago last January, so they are `age` (or `age - 1` in early January).
     pub fn aged(age: i32, sequence: u16) -> Person {
-        let birth =
-            Date::from_calendar_date(today_cst().year() - age, time::Month::January, 2).unwrap();
+        let birth = Date::from_calendar_date(today_cst().year() - age, time::Month::January, 2).unwrap();
         Person {
             citizen_id: citizen_id("440106", birth, sequence),
             name: format!("李雷{sequence}"),
