@@ -7,5 +7,6 @@ mod bad_input;
 mod delivery;
 mod flow;
 mod replicas;
+mod security;
 mod support;
 mod surface;

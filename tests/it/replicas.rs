@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use idcard_auth::{ALL_SCOPE, Role};
 use idcard_db::{Db, DbOptions, on_db};
 use idcard_proto::v1 as pb;
 use idcard_proto::v1::ApplicationState as S;
@@ -12,12 +13,12 @@ use idcard_proto::v1::acceptance_service_client::AcceptanceServiceClient;
 use idcard_proto::v1::production_service_client::ProductionServiceClient;
 use idcard_proto::v1::review_service_client::ReviewServiceClient;
 use idcard_testkit::TestDb;
+use idctl::client::Authed;
 use idctl::stack::{Configs, Running, Stack};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
-use crate::support::new_id;
+use crate::support::{POINT, channel, new_id, security, token};
 
 /// How many applications the replica test carries (`IDCARD_TEST_REPLICA_APPLICATIONS`).
 fn application_count() -> usize {
@@ -88,17 +89,19 @@ fn application(n: usize) -> pb::SubmitApplicationRequest {
 }
 
 struct Clients {
-    acceptance: AcceptanceServiceClient<Channel>,
-    review: ReviewServiceClient<Channel>,
-    production: ProductionServiceClient<Channel>,
+    acceptance: AcceptanceServiceClient<Authed>,
+    review: ReviewServiceClient<Authed>,
+    production: ProductionServiceClient<Authed>,
 }
 
 fn clients(urls: &(String, String, String)) -> Clients {
-    let channel = |url: &str| Channel::from_shared(url.to_string()).unwrap().connect_lazy();
     Clients {
-        acceptance: AcceptanceServiceClient::new(channel(&urls.0)),
-        review: ReviewServiceClient::new(channel(&urls.1)),
-        production: ProductionServiceClient::new(channel(&urls.2)),
+        acceptance: AcceptanceServiceClient::new(channel(&urls.0, Some(&token("clerk", Role::Clerk, &[POINT])))),
+        review: ReviewServiceClient::new(channel(&urls.1, Some(&token("reviewer", Role::Reviewer, &[ALL_SCOPE])))),
+        production: ProductionServiceClient::new(channel(
+            &urls.2,
+            Some(&token("operator", Role::ProductionOperator, &["production"])),
+        )),
     }
 }
 
@@ -126,7 +129,7 @@ async fn count(db: &Db, sql: &str) -> i64 {
 }
 
 /// Applications at the acceptance point in `state`, across all pages.
-async fn in_state(client: &mut AcceptanceServiceClient<Channel>, state: S) -> Vec<String> {
+async fn in_state(client: &mut AcceptanceServiceClient<Authed>, state: S) -> Vec<String> {
     let mut ids = Vec::new();
     let mut page_token = String::new();
     loop {
@@ -148,7 +151,7 @@ async fn in_state(client: &mut AcceptanceServiceClient<Channel>, state: S) -> Ve
     }
 }
 
-async fn wait_until_all(client: &mut AcceptanceServiceClient<Channel>, state: S, n: usize) -> Vec<String> {
+async fn wait_until_all(client: &mut AcceptanceServiceClient<Authed>, state: S, n: usize) -> Vec<String> {
     let started = Instant::now();
     loop {
         let ids = in_state(client, state).await;
@@ -176,14 +179,18 @@ async fn two_replicas_of_each_service_carry_every_application_exactly_once() {
     let mut running: Vec<Running> = Vec::new();
     let mut replicas = Vec::new();
     for _ in 0..2 {
-        let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0]).await.unwrap();
+        let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0], security().clone())
+            .await
+            .unwrap();
         let urls = stack.urls();
         let configs = tune(
-            stack.configs(
-                databases[0].url.clone(),
-                databases[1].url.clone(),
-                databases[2].url.clone(),
-            ),
+            stack
+                .configs(
+                    databases[0].url.clone(),
+                    databases[1].url.clone(),
+                    databases[2].url.clone(),
+                )
+                .unwrap(),
             Duration::from_secs(30),
         );
         running.push(stack.spawn(configs, shutdown.clone()));
@@ -340,15 +347,19 @@ async fn rows_claimed_by_a_replica_that_died_are_delivered_by_another_after_the_
     // Replica A's review peer accepts connections and never answers: its relay claims rows
     // and hangs in delivery until it is killed.
     let black_hole = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-    let hole_url = format!("http://{}", black_hole.local_addr().unwrap());
-    let stack_a = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0]).await.unwrap();
+    let hole_url = format!("https://{}", black_hole.local_addr().unwrap());
+    let stack_a = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0], security().clone())
+        .await
+        .unwrap();
     let urls_a = stack_a.urls();
     let mut configs_a = tune(
-        stack_a.configs(
-            databases[0].url.clone(),
-            databases[1].url.clone(),
-            databases[2].url.clone(),
-        ),
+        stack_a
+            .configs(
+                databases[0].url.clone(),
+                databases[1].url.clone(),
+                databases[2].url.clone(),
+            )
+            .unwrap(),
         claim_ttl,
     );
     configs_a.acceptance.common.peers = format!("review={hole_url}");
@@ -395,14 +406,18 @@ async fn rows_claimed_by_a_replica_that_died_are_delivered_by_another_after_the_
     replica_a.abort();
     let _ = replica_a.await;
     let shutdown = CancellationToken::new();
-    let stack_b = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0]).await.unwrap();
+    let stack_b = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0], security().clone())
+        .await
+        .unwrap();
     let urls_b = stack_b.urls();
     let configs_b = tune(
-        stack_b.configs(
-            databases[0].url.clone(),
-            databases[1].url.clone(),
-            databases[2].url.clone(),
-        ),
+        stack_b
+            .configs(
+                databases[0].url.clone(),
+                databases[1].url.clone(),
+                databases[2].url.clone(),
+            )
+            .unwrap(),
         claim_ttl,
     );
     let running = stack_b.spawn(configs_b, shutdown.clone());

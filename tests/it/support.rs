@@ -1,29 +1,81 @@
 //! A whole stack per test, sample residents, request builders and waiting helpers.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use idcard_auth::{ALL_SCOPE, Role};
 use idcard_proto::v1 as pb;
 use idcard_proto::v1::acceptance_inbox_service_client::AcceptanceInboxServiceClient;
 use idcard_proto::v1::acceptance_service_client::AcceptanceServiceClient;
 use idcard_proto::v1::production_service_client::ProductionServiceClient;
 use idcard_proto::v1::review_service_client::ReviewServiceClient;
 use idcard_testkit::TestDb;
+use idctl::client::{self, Authed};
+use idctl::security::DevSecurity;
 use idctl::stack::{Configs, Stack};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
+
+/// The acceptance point the tests apply at.
+pub const POINT: &str = "310104-01";
+
+/// One development PKI, token key and key file for the whole test binary (making them
+/// per test would only slow the suite).
+pub fn security() -> &'static DevSecurity {
+    static SECURITY: OnceLock<(tempfile::TempDir, DevSecurity)> = OnceLock::new();
+    &SECURITY
+        .get_or_init(|| {
+            idcard_auth::install_crypto_provider();
+            let dir = tempfile::tempdir().unwrap();
+            let security = DevSecurity::ensure(dir.path(), false).unwrap();
+            (dir, security)
+        })
+        .1
+}
+
+/// A token for `role` over `scope`.
+pub fn token(subject: &str, role: Role, scope: &[&str]) -> String {
+    security()
+        .token(subject, role, scope, Duration::from_secs(3600))
+        .unwrap()
+        .unwrap()
+}
+
+/// A lazily connected channel to `url` carrying `token`.
+pub fn channel(url: &str, token: Option<&str>) -> Authed {
+    client::lazy(url, security().ca_cert(), token).unwrap()
+}
+
+/// A channel presenting `service`'s certificate, as a peer service's relay does.
+pub fn peer_channel(url: &str, service: &str) -> Channel {
+    let tls = security()
+        .tls
+        .as_ref()
+        .unwrap()
+        .pki
+        .service(service)
+        .unwrap()
+        .client_config()
+        .unwrap();
+    Endpoint::from_shared(url.to_string())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect_lazy()
+}
 
 pub struct TestStack {
     urls: (String, String, String),
-    pub acceptance: AcceptanceServiceClient<Channel>,
+    pub acceptance: AcceptanceServiceClient<Authed>,
     pub acceptance_inbox: AcceptanceInboxServiceClient<Channel>,
-    pub review: ReviewServiceClient<Channel>,
-    pub production: ProductionServiceClient<Channel>,
+    pub review: ReviewServiceClient<Authed>,
+    pub production: ProductionServiceClient<Authed>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
-    _databases: Vec<TestDb>,
+    pub databases: Vec<TestDb>,
 }
 
 /// A review service that has not started yet, at an address the others already know.
@@ -41,7 +93,7 @@ impl LateReview {
                 .await
                 .unwrap();
         });
-        seed(&format!("http://{}", self.addr)).await;
+        seed(&format!("https://{}", self.addr)).await;
         task
     }
 }
@@ -61,13 +113,19 @@ impl TestStack {
             TestDb::fresh("review").await,
             TestDb::fresh("production").await,
         ];
-        let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0]).await.unwrap();
+        let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0], security().clone())
+            .await
+            .unwrap();
         let urls = stack.urls();
-        let configs = fast(stack.configs(
-            databases[0].url.clone(),
-            databases[1].url.clone(),
-            databases[2].url.clone(),
-        ));
+        let configs = fast(
+            stack
+                .configs(
+                    databases[0].url.clone(),
+                    databases[1].url.clone(),
+                    databases[2].url.clone(),
+                )
+                .unwrap(),
+        );
         let [acceptance_listener, review_listener, production_listener] = stack.into_listeners();
         let review_addr = review_listener.local_addr().unwrap();
         drop(review_listener);
@@ -89,16 +147,21 @@ impl TestStack {
                 .await
                 .unwrap()
         });
-        let channel = |url: String| Channel::from_shared(url).unwrap().connect_lazy();
         let stack = TestStack {
             urls: urls.clone(),
-            acceptance: AcceptanceServiceClient::new(channel(urls.0.clone())),
-            acceptance_inbox: AcceptanceInboxServiceClient::new(channel(urls.0)),
-            review: ReviewServiceClient::new(channel(urls.1)),
-            production: ProductionServiceClient::new(channel(urls.2)),
+            acceptance: AcceptanceServiceClient::new(channel(&urls.0, Some(&token("clerk-1", Role::Clerk, &[POINT])))),
+            acceptance_inbox: AcceptanceInboxServiceClient::new(peer_channel(&urls.0, "production")),
+            review: ReviewServiceClient::new(channel(
+                &urls.1,
+                Some(&token("reviewer-1", Role::Reviewer, &[ALL_SCOPE])),
+            )),
+            production: ProductionServiceClient::new(channel(
+                &urls.2,
+                Some(&token("operator-1", Role::ProductionOperator, &["production"])),
+            )),
             shutdown: shutdown.clone(),
             tasks: vec![a, p],
-            _databases: databases,
+            databases,
         };
         (
             stack,
@@ -110,14 +173,18 @@ impl TestStack {
         )
     }
 
-    /// A channel to one service by name.
-    pub fn channel(&self, service: &str) -> Channel {
-        let url = match service {
+    /// The URL of one service by name.
+    pub fn url(&self, service: &str) -> &str {
+        match service {
             "acceptance" => &self.urls.0,
             "review" => &self.urls.1,
             _ => &self.urls.2,
-        };
-        Channel::from_shared(url.clone()).unwrap().connect_lazy()
+        }
+    }
+
+    /// A channel to one service by name, without a token.
+    pub fn channel(&self, service: &str) -> Authed {
+        channel(self.url(service), None)
     }
 
     /// Stops every service and waits for them.
@@ -376,7 +443,10 @@ async fn seed(review_url: &str) {
             }],
         })
         .collect();
-    let mut client = ReviewServiceClient::new(Channel::from_shared(review_url.to_string()).unwrap().connect_lazy());
+    let mut client = ReviewServiceClient::new(channel(
+        review_url,
+        Some(&token("registrar", Role::Reviewer, &[ALL_SCOPE])),
+    ));
     client
         .import_residents(pb::ImportResidentsRequest {
             request_id: new_id(),

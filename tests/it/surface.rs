@@ -1,6 +1,6 @@
 //! What an operator probes: health and reflection on every service.
 
-use tonic::transport::Channel;
+use idctl::client::Authed;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -11,7 +11,7 @@ use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 use crate::support::TestStack;
 
-async fn services_listed(channel: Channel) -> Vec<String> {
+async fn services_listed(channel: Authed) -> Vec<String> {
     let mut client = ServerReflectionClient::new(channel);
     let request = ServerReflectionRequest {
         host: String::new(),

@@ -1,3 +1,4 @@
+use idcard_crypto::{Keyring, Purpose};
 use idcard_db::{DbError, Tx, now_ms, on_tx};
 use uuid::Uuid;
 
@@ -11,9 +12,12 @@ pub struct NewMessage<'a> {
     pub ordering_key: &'a str,
     /// The encoded request.
     pub payload: Vec<u8>,
+    /// The key the payload is sealed with at rest: [`Purpose::Biometric`] when it carries
+    /// fingerprints, [`Purpose::Data`] otherwise.
+    pub sealed_for: Purpose,
 }
 
-/// A claimed outbox row.
+/// A claimed outbox row, its payload opened.
 #[derive(Debug, Clone)]
 pub struct Message {
     pub seq: i64,
@@ -28,23 +32,32 @@ pub struct Message {
 
 /// Writes a message in `tx`; it leaves only if `tx` commits. Returns its message id,
 /// which the receiver records in its inbox.
-pub async fn enqueue(tx: &mut Tx, message: NewMessage<'_>) -> Result<Uuid, DbError> {
+pub async fn enqueue(tx: &mut Tx, keys: &Keyring, message: NewMessage<'_>) -> Result<Uuid, DbError> {
     let message_id = Uuid::now_v7();
     let now = now_ms();
+    let payload = keys
+        .seal(message.sealed_for, &message.payload, &payload_aad(message_id))
+        .map_err(|err| DbError::Config(format!("sealing an outbox payload: {err}")))?;
     on_tx!(tx, |conn| {
         sqlx::query(
-            "INSERT INTO outbox (message_id, destination, kind, ordering_key, payload, next_attempt_at_ms, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            "INSERT INTO outbox (message_id, destination, kind, ordering_key, payload, sealed_for, next_attempt_at_ms, \
+             created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
         )
         .bind(message_id)
         .bind(message.destination)
         .bind(message.kind)
         .bind(message.ordering_key)
-        .bind(&message.payload)
+        .bind(&payload)
+        .bind(message.sealed_for.as_str())
         .bind(now)
         .execute(conn)
         .await?
         .rows_affected()
     });
     Ok(message_id)
+}
+
+/// Binds a sealed payload to its message.
+pub(crate) fn payload_aad(message_id: Uuid) -> Vec<u8> {
+    format!("outbox.payload:{message_id}").into_bytes()
 }

@@ -2,6 +2,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use idcard_crypto::{KeySource, Purpose};
 use idcard_db::{Db, DbError, Tx, now_ms, on_db, on_tx};
 use sqlx::Row;
 use tokio::sync::Notify;
@@ -9,6 +10,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::Message;
+use crate::message::payload_aad;
 
 /// Why a delivery failed, and whether trying again can help.
 #[derive(Debug, Clone)]
@@ -45,6 +47,8 @@ pub struct RelayConfig {
     pub max_backoff: Duration,
     /// Timeout of one delivery call.
     pub delivery_timeout: Duration,
+    /// How long delivered rows are kept (for inspection) before they are deleted.
+    pub retention: Duration,
 }
 
 impl Default for RelayConfig {
@@ -57,6 +61,7 @@ impl Default for RelayConfig {
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(60),
             delivery_timeout: Duration::from_secs(10),
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -85,15 +90,17 @@ impl RelayHandle {
 /// Delivers outbox rows until shut down.
 pub struct Relay<D> {
     db: Db,
+    keys: KeySource,
     deliverer: Arc<D>,
     config: RelayConfig,
     handle: RelayHandle,
 }
 
 impl<D: Deliverer> Relay<D> {
-    pub fn new(db: Db, deliverer: D, config: RelayConfig) -> Self {
+    pub fn new(db: Db, keys: KeySource, deliverer: D, config: RelayConfig) -> Self {
         Relay {
             db,
+            keys,
             deliverer: Arc::new(deliverer),
             config,
             handle: RelayHandle::default(),
@@ -107,7 +114,14 @@ impl<D: Deliverer> Relay<D> {
     /// Runs until `shutdown`; a batch under way is finished first.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(batch_size = self.config.batch_size, "outbox relay started");
+        let mut last_prune = tokio::time::Instant::now();
         while !shutdown.is_cancelled() {
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = tokio::time::Instant::now();
+                if let Err(err) = prune(&self.db, self.config.retention).await {
+                    tracing::warn!(error = %err, "pruning delivered outbox rows failed");
+                }
+            }
             let delivered = match self.round().await {
                 Ok(count) => count,
                 Err(err) => {
@@ -130,8 +144,28 @@ impl<D: Deliverer> Relay<D> {
     pub async fn round(&self) -> Result<usize, DbError> {
         let batch = claim(&self.db, &self.config).await?;
         let claimed = batch.len();
+        let keys = self.keys.current();
         let mut deliveries = JoinSet::new();
-        for message in batch {
+        for (mut message, sealed_for) in batch {
+            // A payload that does not open (a key removed too soon, or tampering) cannot
+            // be delivered by retrying.
+            let opened = sealed_for
+                .parse::<Purpose>()
+                .map_err(|_| format!("unknown seal {sealed_for:?}"))
+                .and_then(|purpose| {
+                    keys.open(purpose, &message.payload, &payload_aad(message.message_id))
+                        .map_err(|err| err.to_string())
+                });
+            match opened {
+                Ok(payload) => message.payload = payload,
+                Err(reason) => {
+                    let outcome = Err(DeliveryError::Permanent(format!("payload does not open: {reason}")));
+                    if let Err(err) = self.settle(&message, outcome).await {
+                        tracing::warn!(error = %err, message_id = %message.message_id, "could not record delivery outcome");
+                    }
+                    continue;
+                }
+            }
             let deliverer = Arc::clone(&self.deliverer);
             let timeout = self.config.delivery_timeout;
             deliveries.spawn(async move {
@@ -208,6 +242,26 @@ impl<D: Deliverer> Relay<D> {
     }
 }
 
+/// How often delivered rows past their retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Deletes delivered rows older than `retention` (their payloads are sealed under the
+/// keys of their day; pruning lets retired keys go).
+async fn prune(db: &Db, retention: Duration) -> Result<u64, DbError> {
+    let before = now_ms().saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+    let pruned = on_db!(db, |pool| {
+        sqlx::query("DELETE FROM outbox WHERE state = 'delivered' AND delivered_at_ms < $1")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    if pruned > 0 {
+        tracing::debug!(pruned, "pruned delivered outbox rows");
+    }
+    Ok(pruned)
+}
+
 /// The first due row of each (destination, ordering key), so that one application's
 /// messages leave in order. PostgreSQL replicas skip rows another relay holds.
 const CLAIM_SQLITE: &str = "UPDATE outbox SET claimed_until_ms = $1 WHERE seq IN ( \
@@ -216,7 +270,7 @@ const CLAIM_SQLITE: &str = "UPDATE outbox SET claimed_until_ms = $1 WHERE seq IN
     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.destination = o.destination \
         AND p.ordering_key = o.ordering_key AND p.seq < o.seq) \
     ORDER BY o.seq LIMIT $3) \
-    RETURNING seq, message_id, destination, kind, ordering_key, payload, attempts, trace_context";
+    RETURNING seq, message_id, destination, kind, ordering_key, payload, attempts, trace_context, sealed_for";
 
 const CLAIM_POSTGRES: &str = "UPDATE outbox SET claimed_until_ms = $1 WHERE seq IN ( \
     SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at_ms <= $2 \
@@ -224,9 +278,10 @@ const CLAIM_POSTGRES: &str = "UPDATE outbox SET claimed_until_ms = $1 WHERE seq 
     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.destination = o.destination \
         AND p.ordering_key = o.ordering_key AND p.seq < o.seq) \
     ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
-    RETURNING seq, message_id, destination, kind, ordering_key, payload, attempts, trace_context";
+    RETURNING seq, message_id, destination, kind, ordering_key, payload, attempts, trace_context, sealed_for";
 
-async fn claim(db: &Db, config: &RelayConfig) -> Result<Vec<Message>, DbError> {
+/// Claimed rows, their payloads still sealed, with the purpose of the sealing key.
+async fn claim(db: &Db, config: &RelayConfig) -> Result<Vec<(Message, String)>, DbError> {
     let now = now_ms();
     let until = now.saturating_add(i64::try_from(config.claim_ttl.as_millis()).unwrap_or(i64::MAX));
     let limit = i64::from(config.batch_size);
@@ -234,7 +289,7 @@ async fn claim(db: &Db, config: &RelayConfig) -> Result<Vec<Message>, DbError> {
         idcard_db::Backend::Sqlite => CLAIM_SQLITE,
         idcard_db::Backend::Postgres => CLAIM_POSTGRES,
     };
-    let mut messages: Vec<Message> = on_db!(db, |pool| {
+    let mut messages: Vec<(Message, String)> = on_db!(db, |pool| {
         sqlx::query(sql)
             .bind(until)
             .bind(now)
@@ -242,18 +297,21 @@ async fn claim(db: &Db, config: &RelayConfig) -> Result<Vec<Message>, DbError> {
             .fetch_all(pool)
             .await?
             .into_iter()
-            .map(|row| Message {
-                seq: row.get(0),
-                message_id: row.get(1),
-                destination: row.get(2),
-                kind: row.get(3),
-                ordering_key: row.get(4),
-                payload: row.get(5),
-                attempts: row.get(6),
-                trace_context: row.get(7),
+            .map(|row| {
+                let message = Message {
+                    seq: row.get(0),
+                    message_id: row.get(1),
+                    destination: row.get(2),
+                    kind: row.get(3),
+                    ordering_key: row.get(4),
+                    payload: row.get(5),
+                    attempts: row.get(6),
+                    trace_context: row.get(7),
+                };
+                (message, row.get(8))
             })
             .collect()
     });
-    messages.sort_by_key(|m| m.seq);
+    messages.sort_by_key(|(m, _)| m.seq);
     Ok(messages)
 }

@@ -10,9 +10,10 @@ mod peers;
 pub mod settings;
 pub mod status;
 mod telemetry;
+mod too_large;
 pub mod wire;
 
-pub use grpc::{ServeError, serve_grpc};
+pub use grpc::{Exposure, ServeError, serve_grpc};
 pub use peers::{PeerError, Peers, parse_pairs};
 pub use telemetry::init_tracing;
 
@@ -46,4 +47,57 @@ pub fn shutdown_on_signal() -> CancellationToken {
         cancel.cancel();
     });
     token
+}
+
+/// Re-reads the key file every `interval` until `shutdown`, so a key added by
+/// `idctl keys rotate` seals new values without a restart.
+pub fn spawn_key_reload(
+    keys: idcard_crypto::KeySource,
+    interval: std::time::Duration,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.cancelled() => return,
+            }
+            match keys.reload() {
+                Ok(true) => tracing::info!("key file changed: new values are sealed with the new keys"),
+                Ok(false) => {}
+                Err(err) => tracing::warn!(error = %err, "cannot re-read the key file; keeping the keys in use"),
+            }
+        }
+    })
+}
+
+/// Runs `batch` (re-seal up to N values not under the active keys, returning how many it
+/// re-sealed) until it finds nothing, then waits `interval`; until `shutdown`. This is
+/// how a key rotation reaches old rows in the background.
+pub fn spawn_resealer<F, Fut>(
+    what: &'static str,
+    interval: std::time::Duration,
+    shutdown: CancellationToken,
+    mut batch: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<usize, String>> + Send,
+{
+    tokio::spawn(async move {
+        while !shutdown.is_cancelled() {
+            match batch().await {
+                Ok(0) => {}
+                Ok(count) => {
+                    tracing::info!(what, count, "re-sealed values under the active keys");
+                    continue;
+                }
+                Err(err) => tracing::warn!(what, error = %err, "re-sealing failed; will try again"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+    })
 }

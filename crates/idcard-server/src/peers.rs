@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -38,7 +38,13 @@ pub struct Peers {
 
 impl Peers {
     /// `text` is `name=url,...`, e.g. `review-bj=http://10.0.0.5:50052`.
-    pub fn parse(setting: &'static str, text: &str, timeout: Duration) -> Result<Peers, PeerError> {
+    /// With `tls`, every peer is called over mutual TLS (its URL must be `https://`).
+    pub fn parse(
+        setting: &'static str,
+        text: &str,
+        timeout: Duration,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Peers, PeerError> {
         let mut channels = HashMap::new();
         for (name, url) in parse_pairs(setting, text)? {
             let endpoint = Endpoint::from_shared(url.clone())
@@ -50,6 +56,23 @@ impl Peers {
                 .connect_timeout(Duration::from_secs(3))
                 .timeout(timeout)
                 .tcp_nodelay(true);
+            let endpoint = match &tls {
+                Some(tls) => {
+                    if !url.starts_with("https://") {
+                        return Err(PeerError::BadEndpoint {
+                            name,
+                            url,
+                            reason: "TLS is configured, so peer URLs must be https://".to_string(),
+                        });
+                    }
+                    endpoint.tls_config(tls.clone()).map_err(|err| PeerError::BadEndpoint {
+                        name: name.clone(),
+                        url: url.clone(),
+                        reason: err.to_string(),
+                    })?
+                }
+                None => endpoint,
+            };
             channels.insert(name, endpoint.connect_lazy());
         }
         Ok(Peers { channels })

@@ -2,8 +2,11 @@
 //! Each service flattens [`CommonSettings`] into its own `Config`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use idcard_auth::{AuthSettings, TlsFiles};
+use idcard_crypto::{KeySource, Keyring};
 use idcard_db::DbOptions;
 use idcard_outbox::RelayConfig;
 
@@ -63,9 +66,38 @@ pub struct CommonSettings {
     #[arg(long, env = "IDCARD_RELAY_MAX_BACKOFF", default_value = "60s", value_parser = humantime::parse_duration)]
     pub relay_max_backoff: Duration,
 
+    /// How long delivered outbox rows are kept before they are deleted.
+    #[arg(long, env = "IDCARD_OUTBOX_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub outbox_retention: Duration,
+
     /// Log as JSON lines.
     #[arg(long, env = "IDCARD_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+
+    /// Plaintext address serving only gRPC health, for Kubernetes probes (which do not
+    /// speak TLS).
+    #[arg(long, env = "IDCARD_PROBE_ADDR")]
+    pub probe_addr: Option<SocketAddr>,
+
+    /// Largest request accepted, in bytes; a larger one is answered RESOURCE_EXHAUSTED.
+    #[arg(long, env = "IDCARD_MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_request_bytes: usize,
+
+    /// Key file for personal data at rest (`purpose key_id base64` lines, mode 0600);
+    /// re-read every `IDCARD_KEY_RELOAD_INTERVAL`, so a rotated key takes effect.
+    #[arg(long, env = "IDCARD_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+
+    /// The same keys as text, when no key file is used.
+    #[arg(long, env = "IDCARD_KEYS", hide_env_values = true)]
+    pub keys: Option<String>,
+
+    /// How often the key file is re-read.
+    #[arg(long, env = "IDCARD_KEY_RELOAD_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub key_reload_interval: Duration,
+
+    #[command(flatten)]
+    pub auth: AuthSettings,
 }
 
 impl CommonSettings {
@@ -85,8 +117,37 @@ impl CommonSettings {
             relay_max_attempts: 12,
             relay_base_backoff: Duration::from_millis(200),
             relay_max_backoff: Duration::from_secs(60),
+            outbox_retention: Duration::from_secs(7 * 24 * 3600),
             log_json: false,
+            probe_addr: None,
+            max_request_bytes: 4 * 1024 * 1024,
+            key_file: None,
+            keys: None,
+            key_reload_interval: Duration::from_secs(10),
+            auth: AuthSettings::default(),
         }
+    }
+
+    /// The keys for personal data at rest; one of the two key settings is required.
+    pub fn key_source(&self) -> Result<KeySource, SettingsError> {
+        match (&self.key_file, &self.keys) {
+            (Some(path), _) => KeySource::from_file(path)
+                .map_err(|err| SettingsError::new("IDCARD_KEY_FILE", format!("{}: {err}", path.display()))),
+            (None, Some(text)) => Keyring::from_text(text)
+                .map(KeySource::fixed)
+                .map_err(|err| SettingsError::new("IDCARD_KEYS", err.to_string())),
+            (None, None) => Err(SettingsError::new(
+                "IDCARD_KEY_FILE",
+                "required (or IDCARD_KEYS): personal data is encrypted at rest",
+            )),
+        }
+    }
+
+    /// This service's TLS files, if configured.
+    pub fn tls_files(&self) -> Result<Option<TlsFiles>, SettingsError> {
+        self.auth
+            .tls_files()
+            .map_err(|err| SettingsError::new("IDCARD_TLS_CERT", err.to_string()))
     }
 
     pub fn db_options(&self) -> DbOptions {
@@ -105,15 +166,43 @@ impl CommonSettings {
             base_backoff: self.relay_base_backoff,
             max_backoff: self.relay_max_backoff.max(self.relay_base_backoff),
             delivery_timeout: self.peer_timeout,
+            retention: self.outbox_retention,
         }
     }
 
-    pub fn peers(&self) -> Result<Peers, crate::PeerError> {
-        Peers::parse("IDCARD_PEERS", &self.peers, self.peer_timeout)
+    /// The peers, over mutual TLS when TLS is configured.
+    pub fn peers(&self) -> Result<Peers, SettingsError> {
+        let tls = match self.tls_files()? {
+            Some(files) => Some(
+                files
+                    .client_config()
+                    .map_err(|err| SettingsError::new("IDCARD_TLS_CERT", err.to_string()))?,
+            ),
+            None => None,
+        };
+        Peers::parse("IDCARD_PEERS", &self.peers, self.peer_timeout, tls)
+            .map_err(|err| SettingsError::new("IDCARD_PEERS", err.to_string()))
     }
 
     pub fn listen_addr_or(&self, port: u16) -> SocketAddr {
         self.listen_addr
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)))
+    }
+}
+
+/// A setting that is missing or wrong, named so the operator can fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {reason}")]
+pub struct SettingsError {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+impl SettingsError {
+    pub fn new(setting: &'static str, reason: impl Into<String>) -> Self {
+        SettingsError {
+            setting,
+            reason: reason.into(),
+        }
     }
 }

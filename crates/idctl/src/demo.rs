@@ -5,11 +5,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use idcard_auth::Role;
 use idcard_proto::v1 as pb;
 use idcard_proto::v1::acceptance_service_client::AcceptanceServiceClient;
 use idcard_proto::v1::production_service_client::ProductionServiceClient;
 use idcard_proto::v1::review_service_client::ReviewServiceClient;
-use tonic::transport::Channel;
+use idctl::client::Authed;
+use idctl::security::DevSecurity;
 
 use crate::endpoints::Endpoints;
 use crate::print;
@@ -71,17 +73,29 @@ const REPLACEMENT: Applicant = Applicant {
 };
 
 struct Clients {
-    acceptance: AcceptanceServiceClient<Channel>,
-    review: ReviewServiceClient<Channel>,
-    production: ProductionServiceClient<Channel>,
+    acceptance: AcceptanceServiceClient<Authed>,
+    review: ReviewServiceClient<Authed>,
+    production: ProductionServiceClient<Authed>,
     timeout: Duration,
 }
 
 pub async fn run(args: Args, endpoints: &Endpoints) -> anyhow::Result<ExitCode> {
+    // The demo acts as a clerk, a reviewer and a production operator, each with a token
+    // of its own from the development signing key of `idctl up`.
+    let secure = endpoints.acceptance_url.starts_with("https://");
+    let security = DevSecurity::ensure(&endpoints.data_dir, !secure)?;
+    let ttl = Duration::from_secs(15 * 60);
+    let clerk = security.token("clerk-demo", Role::Clerk, &[args.point.as_str()], ttl)?;
+    let reviewer = security.token("reviewer-demo", Role::Reviewer, &["11", "44"], ttl)?;
+    let operator = security.token("operator-demo", Role::ProductionOperator, &["production"], ttl)?;
     let mut clients = Clients {
-        acceptance: endpoints.acceptance().await?,
-        review: endpoints.review().await?,
-        production: endpoints.production().await?,
+        acceptance: AcceptanceServiceClient::new(endpoints.channel(&endpoints.acceptance_url, clerk.as_deref()).await?),
+        review: ReviewServiceClient::new(endpoints.channel(&endpoints.review_url, reviewer.as_deref()).await?),
+        production: ProductionServiceClient::new(
+            endpoints
+                .channel(&endpoints.production_url, operator.as_deref())
+                .await?,
+        ),
         timeout: args.step_timeout,
     };
     let mut finals = Vec::new();

@@ -1,11 +1,11 @@
 //! Where the services are, and clients to them.
 
-use std::time::Duration;
+use std::path::PathBuf;
 
 use idcard_proto::v1::acceptance_service_client::AcceptanceServiceClient;
 use idcard_proto::v1::production_service_client::ProductionServiceClient;
 use idcard_proto::v1::review_service_client::ReviewServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use idctl::client::{self, Authed};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Endpoints {
@@ -14,7 +14,7 @@ pub struct Endpoints {
         long,
         global = true,
         env = "IDCARD_ACCEPTANCE_URL",
-        default_value = "http://127.0.0.1:50051"
+        default_value = "https://127.0.0.1:50051"
     )]
     pub acceptance_url: String,
     /// The review service.
@@ -22,7 +22,7 @@ pub struct Endpoints {
         long,
         global = true,
         env = "IDCARD_REVIEW_URL",
-        default_value = "http://127.0.0.1:50052"
+        default_value = "https://127.0.0.1:50052"
     )]
     pub review_url: String,
     /// The production service.
@@ -30,34 +30,51 @@ pub struct Endpoints {
         long,
         global = true,
         env = "IDCARD_PRODUCTION_URL",
-        default_value = "http://127.0.0.1:50053"
+        default_value = "https://127.0.0.1:50053"
     )]
     pub production_url: String,
+    /// Bearer token for the calls (`idctl token issue` makes a development one).
+    #[arg(long, global = true, env = "IDCARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// CA certificate to trust for https URLs; default: the development CA of `idctl up`
+    /// under the data directory.
+    #[arg(long, global = true, env = "IDCARD_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Where `idctl up` keeps its data, keys and development PKI.
+    #[arg(long, global = true, env = "IDCARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
 }
 
 impl Endpoints {
-    pub async fn acceptance(&self) -> anyhow::Result<AcceptanceServiceClient<Channel>> {
-        Ok(AcceptanceServiceClient::new(connect(&self.acceptance_url).await?))
+    /// The CA to trust: as given, or the development CA if `idctl up` made one.
+    pub fn ca(&self) -> Option<PathBuf> {
+        self.ca_cert.clone().or_else(|| {
+            let dev = self.data_dir.join("pki").join("ca.pem");
+            dev.exists().then_some(dev)
+        })
     }
 
-    pub async fn review(&self) -> anyhow::Result<ReviewServiceClient<Channel>> {
-        Ok(ReviewServiceClient::new(connect(&self.review_url).await?))
+    /// A channel to `url` carrying `token` (or the `--token` one when `None`).
+    pub async fn channel(&self, url: &str, token: Option<&str>) -> anyhow::Result<Authed> {
+        let token = token.or(self.token.as_deref());
+        client::connect(url, self.ca().as_deref(), token).await
     }
 
-    pub async fn production(&self) -> anyhow::Result<ProductionServiceClient<Channel>> {
-        Ok(ProductionServiceClient::new(connect(&self.production_url).await?))
+    pub async fn acceptance(&self) -> anyhow::Result<AcceptanceServiceClient<Authed>> {
+        Ok(AcceptanceServiceClient::new(
+            self.channel(&self.acceptance_url, None).await?,
+        ))
     }
-}
 
-pub async fn connect(url: &str) -> anyhow::Result<Channel> {
-    let endpoint = Endpoint::from_shared(url.to_string())
-        .map_err(|err| anyhow::anyhow!("{url}: not a valid endpoint: {err}"))?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30));
-    endpoint
-        .connect()
-        .await
-        .map_err(|err| anyhow::anyhow!("cannot connect to {url}: {err} (is the stack up? `idctl up`)"))
+    pub async fn review(&self) -> anyhow::Result<ReviewServiceClient<Authed>> {
+        Ok(ReviewServiceClient::new(self.channel(&self.review_url, None).await?))
+    }
+
+    pub async fn production(&self) -> anyhow::Result<ProductionServiceClient<Authed>> {
+        Ok(ProductionServiceClient::new(
+            self.channel(&self.production_url, None).await?,
+        ))
+    }
 }
 
 /// An error for the terminal: a gRPC status shows its code, message and the reason codes

@@ -3,15 +3,18 @@
 //! can script the flow. Errors exit non-zero with the gRPC status message.
 
 mod acceptance_cmd;
+mod audit_cmd;
 mod demo;
 mod endpoints;
 mod id_check;
+mod keys_cmd;
 mod migrate_cmd;
 mod outbox_cmd;
 mod print;
 mod production_cmd;
 mod register;
 mod review_cmd;
+mod token_cmd;
 mod up;
 
 use std::process::ExitCode;
@@ -59,10 +62,20 @@ enum Command {
     /// Citizen ID numbers.
     #[command(subcommand)]
     Id(id_check::Command),
+    /// Development bearer tokens.
+    #[command(subcommand)]
+    Token(token_cmd::Command),
+    /// Keys for personal data at rest.
+    #[command(subcommand)]
+    Keys(keys_cmd::Command),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(audit_cmd::Command),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    idcard_auth::install_crypto_provider();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Up(args) => up::run(args).await,
@@ -74,6 +87,9 @@ async fn main() -> ExitCode {
         Command::Migrate(args) => migrate_cmd::run(args).await,
         Command::Outbox(cmd) => outbox_cmd::run(cmd).await,
         Command::Id(cmd) => id_check::run(cmd).await,
+        Command::Token(cmd) => token_cmd::run(cmd, &cli.endpoints).await,
+        Command::Keys(cmd) => keys_cmd::run(cmd, &cli.endpoints).await,
+        Command::Audit(cmd) => audit_cmd::run(cmd, &cli.endpoints).await,
     };
     match outcome {
         Ok(code) => code,

@@ -25,13 +25,12 @@ pub enum Service {
 
 impl Service {
     /// Every migration set in a service's database.
-    pub fn migrations(self) -> [&'static MigrationSet; 2] {
-        let own = match self {
-            Service::Acceptance => &acceptance::MIGRATIONS,
-            Service::Review => &review::MIGRATIONS,
-            Service::Production => &production::MIGRATIONS,
-        };
-        [&idcard_outbox::MIGRATIONS, own]
+    pub fn migrations(self) -> &'static [&'static MigrationSet] {
+        match self {
+            Service::Acceptance => &acceptance::MIGRATION_SETS,
+            Service::Review => &review::MIGRATION_SETS,
+            Service::Production => &production::MIGRATION_SETS,
+        }
     }
 }
 
@@ -39,7 +38,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let db = Db::connect(&args.database, &DbOptions::default())
         .await
         .context("connecting to the database")?;
-    db.migrate(&args.service.migrations()).await.context("migrating")?;
+    db.migrate(args.service.migrations()).await.context("migrating")?;
     db.close().await;
     println!("{:?} schema is up to date", args.service);
     Ok(ExitCode::SUCCESS)

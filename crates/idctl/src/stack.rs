@@ -8,6 +8,8 @@ use idcard_server::settings::CommonSettings;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::security::DevSecurity;
+
 /// Every mainland GB/T 2260 code starts with 1 to 6; one review service serves them all.
 pub const ROUTES: &str = "1=review,2=review,3=review,4=review,5=review,6=review";
 
@@ -16,6 +18,7 @@ pub const ROUTES: &str = "1=review,2=review,3=review,4=review,5=review,6=review"
 pub struct Stack {
     listeners: [TcpListener; 3],
     addrs: [SocketAddr; 3],
+    security: DevSecurity,
 }
 
 /// The service configurations of one stack.
@@ -26,7 +29,8 @@ pub struct Configs {
 }
 
 impl Stack {
-    pub async fn bind(ip: IpAddr, ports: [u16; 3]) -> anyhow::Result<Stack> {
+    /// Binds the three ports; the services will use `security`.
+    pub async fn bind(ip: IpAddr, ports: [u16; 3], security: DevSecurity) -> anyhow::Result<Stack> {
         let names = ["acceptance", "review", "production"];
         let mut listeners = Vec::with_capacity(3);
         for (name, port) in names.iter().zip(ports) {
@@ -42,17 +46,26 @@ impl Stack {
             listeners[2].local_addr()?,
         ];
         let listeners: [TcpListener; 3] = listeners.try_into().map_err(|_| anyhow::anyhow!("three listeners"))?;
-        Ok(Stack { listeners, addrs })
+        Ok(Stack {
+            listeners,
+            addrs,
+            security,
+        })
     }
 
-    /// URLs of acceptance, review and production.
+    /// URLs of acceptance, review and production (`https` unless insecure).
     pub fn urls(&self) -> (String, String, String) {
-        let url = |a: SocketAddr| format!("http://{a}");
+        let scheme = self.security.scheme();
+        let url = |a: SocketAddr| format!("{scheme}://{a}");
         (url(self.addrs[0]), url(self.addrs[1]), url(self.addrs[2]))
     }
 
+    pub fn security(&self) -> &DevSecurity {
+        &self.security
+    }
+
     /// Settings for each service on its database, wired to the others.
-    pub fn configs(&self, acceptance_db: String, review_db: String, production_db: String) -> Configs {
+    pub fn configs(&self, acceptance_db: String, review_db: String, production_db: String) -> anyhow::Result<Configs> {
         let (acceptance_url, review_url, production_url) = self.urls();
         let dev = |common: CommonSettings, name: &str, peers: String| CommonSettings {
             instance_name: Some(name.to_string()),
@@ -73,11 +86,14 @@ impl Stack {
         );
         let mut production = production::Config::for_database(production_db);
         production.common = dev(production.common, "production", format!("acceptance={acceptance_url}"));
-        Configs {
+        self.security.apply(&mut acceptance.common, "acceptance")?;
+        self.security.apply(&mut review.common, "review")?;
+        self.security.apply(&mut production.common, "production")?;
+        Ok(Configs {
             acceptance,
             review,
             production,
-        }
+        })
     }
 
     /// The listeners of acceptance, review and production, for a caller that starts

@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use idcard_auth::{ALL_SCOPE, Role};
 use idcard_proto::v1 as pb;
+use idctl::client;
+use idctl::security::DevSecurity;
 use idctl::stack::Stack;
 
-use crate::endpoints;
 use crate::register;
 
 #[derive(Debug, clap::Args)]
@@ -38,6 +40,10 @@ pub struct Args {
     /// Log as JSON lines.
     #[arg(long, env = "IDCARD_LOG_JSON")]
     pub log_json: bool,
+    /// No TLS and no bearer tokens: for local debugging only. Personal data is still
+    /// encrypted at rest.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// The sample residents in several provinces that `idctl demo` uses.
@@ -46,9 +52,15 @@ const SAMPLE_RESIDENTS: &str = include_str!("seed/residents.jsonl");
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     idcard_server::init_tracing(args.log_json);
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    idcard_auth::install_crypto_provider();
+    let security = DevSecurity::ensure(&args.data_dir, args.insecure)?;
+    if args.insecure {
+        eprintln!("WARNING: --insecure: no TLS, no bearer tokens, no peer certificates. Local debugging only.");
+    }
     let stack = Stack::bind(
         args.bind,
         [args.acceptance_port, args.review_port, args.production_port],
+        security.clone(),
     )
     .await?;
     let [acceptance_db, review_db, production_db] = databases(&args).await?;
@@ -57,18 +69,26 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         "SQLite"
     };
-    let configs = stack.configs(acceptance_db, review_db, production_db);
+    let configs = stack.configs(acceptance_db, review_db, production_db)?;
     let shutdown = idcard_server::shutdown_on_signal();
     let urls = stack.urls();
     let running = stack.spawn(configs, shutdown.clone());
 
     if !args.no_seed {
-        seed(&urls.1).await?;
+        seed(&urls.1, &security).await?;
     }
     println!(
         "stack up on {store}: acceptance {}, review {}, production {}; Ctrl-C stops",
         urls.0, urls.1, urls.2
     );
+    match security.ca_cert() {
+        Some(ca) => println!(
+            "TLS with the development CA {ca}; tokens: `idctl token issue --role clerk --scope 310104-01`; \
+             `idctl demo` issues its own",
+            ca = ca.display()
+        ),
+        None => println!("INSECURE: plaintext, no tokens checked"),
+    }
     running.wait(shutdown).await?;
     println!("stack stopped");
     Ok(ExitCode::SUCCESS)
@@ -93,7 +113,7 @@ async fn databases(args: &Args) -> anyhow::Result<[String; 3]> {
 
 /// Loads the sample residents once the review service answers. The fixed request id
 /// makes a second start a no-op.
-async fn seed(review_url: &str) -> anyhow::Result<()> {
+async fn seed(review_url: &str, security: &DevSecurity) -> anyhow::Result<()> {
     let residents = register::parse_jsonl(SAMPLE_RESIDENTS).map_err(|errors| {
         anyhow::anyhow!(
             "sample residents: {}",
@@ -105,8 +125,9 @@ async fn seed(review_url: &str) -> anyhow::Result<()> {
         request_id: "idctl-up-sample-residents-v1".to_string(),
         residents,
     };
+    let token = security.token("idctl-up", Role::Reviewer, &[ALL_SCOPE], Duration::from_secs(300))?;
     for attempt in 0.. {
-        match endpoints::connect(review_url).await {
+        match client::connect(review_url, security.ca_cert(), token.as_deref()).await {
             Ok(channel) => {
                 let mut client = pb::review_service_client::ReviewServiceClient::new(channel);
                 client

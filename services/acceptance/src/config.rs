@@ -1,4 +1,9 @@
+use std::time::Duration;
+
 use idcard_server::settings::CommonSettings;
+
+/// Largest photo taken unless `IDCARD_MAX_PHOTO_BYTES` says otherwise.
+pub const DEFAULT_MAX_PHOTO_BYTES: usize = 512 * 1024;
 
 /// Settings of the acceptance service. Every one is also an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -18,6 +23,15 @@ pub struct Config {
     /// The production centre that makes this service's cards, as review services know it.
     #[arg(long, env = "IDCARD_PRODUCTION_CENTRE", default_value = "production")]
     pub production_centre: String,
+
+    /// Largest applicant photo accepted, in bytes; a larger one is INVALID_ARGUMENT on
+    /// `applicant.photo`. Keep it below `IDCARD_MAX_REQUEST_BYTES`.
+    #[arg(long, env = "IDCARD_MAX_PHOTO_BYTES", default_value_t = DEFAULT_MAX_PHOTO_BYTES)]
+    pub max_photo_bytes: usize,
+
+    /// How often the resealer looks for applications sealed under rotated-out keys.
+    #[arg(long, env = "IDCARD_RESEAL_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub reseal_interval: Duration,
 }
 
 impl Config {
@@ -27,6 +41,8 @@ impl Config {
             common: CommonSettings::with_database(database_url),
             routes: String::new(),
             production_centre: "production".to_string(),
+            max_photo_bytes: DEFAULT_MAX_PHOTO_BYTES,
+            reseal_interval: Duration::from_secs(60),
         }
     }
 

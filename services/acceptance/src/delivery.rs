@@ -11,7 +11,11 @@ use idcard_server::status::delivery_error;
 use prost::Message as _;
 
 use crate::api::KIND_RECEIVE_APPLICATION;
+use crate::audit::{self, Actor};
 use crate::store;
+
+/// The actor of the steps the relay records.
+const RELAY: &str = "acceptance relay";
 
 pub struct AcceptanceDeliverer {
     pub peers: Peers,
@@ -51,7 +55,15 @@ impl Deliverer for AcceptanceDeliverer {
         // Already past (a decision crossed the acknowledgement): nothing to record.
         if let Ok(next) = transition(row.state()?, ApplicationEvent::DeliveredToReview) {
             let note = format!("delivered to the domicile bureau ({})", message.destination);
-            store::record_step(tx, application_id, next, now_ms(), "acceptance relay", &note).await?;
+            store::record_step(tx, application_id, next, now_ms(), RELAY, &note).await?;
+            audit::record(
+                tx,
+                &Actor::service(RELAY),
+                audit::DELIVERED_TO_REVIEW,
+                application_id,
+                &message.destination,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -10,8 +10,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Database(#[from] idcard_db::DbError),
+    /// A setting is missing or wrong (keys, TLS, peers).
     #[error(transparent)]
-    Peers(#[from] idcard_server::PeerError),
+    Settings(#[from] idcard_server::settings::SettingsError),
     #[error(transparent)]
     Routes(#[from] crate::routing::RouteError),
     #[error(transparent)]

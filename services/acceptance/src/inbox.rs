@@ -1,6 +1,9 @@
 //! `idcard.v1.AcceptanceInboxService`: decisions from review services and progress from
-//! production centres, delivered by their outbox relays.
+//! production centres, delivered by their outbox relays. The auth layer admits only the
+//! expected peer's certificate; every change is audited with that peer as the actor.
 
+use idcard_auth::PeerService;
+use idcard_crypto::KeySource;
 use idcard_db::{Db, Tx};
 use idcard_domain::{ApplicationEvent, ApplicationState, transition};
 use idcard_outbox::accept_inbound;
@@ -8,14 +11,15 @@ use idcard_proto::v1 as pb;
 use idcard_proto::v1::acceptance_inbox_service_server::AcceptanceInboxService;
 use idcard_server::status::{FieldError, from_db, invalid_argument};
 use idcard_server::wire;
-use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::store::{self, Record};
 
 pub struct AcceptanceInbox {
     pub db: Db,
+    pub keys: KeySource,
 }
 
 #[tonic::async_trait]
@@ -25,6 +29,7 @@ impl AcceptanceInboxService for AcceptanceInbox {
         &self,
         request: Request<pb::ReceiveDecisionRequest>,
     ) -> Result<Response<pb::ReceiveDecisionResponse>, Status> {
+        let peer = Actor::peer(request.extensions().get::<PeerService>());
         let request = request.into_inner();
         let (message_id, application_id) = ids(&request.message_id, &request.application_id)?;
         let reviewer = if request.reviewer.is_empty() {
@@ -44,11 +49,7 @@ impl AcceptanceInboxService for AcceptanceInbox {
                     .as_ref()
                     .ok_or_else(|| invalid_argument(&[FieldError::new("approval.issuance", "required")]))?;
                 let note = format!("approved; issued by {}", issuance.issuing_authority);
-                (
-                    ApplicationEvent::Approved,
-                    (Record::Issuance, issuance.encode_to_vec()),
-                    note,
-                )
+                (ApplicationEvent::Approved, Record::Issuance(issuance.clone()), note)
             }
             Some(pb::receive_decision_request::Decision::Rejection(rejection)) => {
                 if rejection.reasons.is_empty() {
@@ -65,7 +66,7 @@ impl AcceptanceInboxService for AcceptanceInbox {
                     .join(", ");
                 (
                     ApplicationEvent::Rejected,
-                    (Record::Rejection, rejection.encode_to_vec()),
+                    Record::Rejection(rejection.clone()),
                     format!("rejected: {codes}"),
                 )
             }
@@ -76,6 +77,7 @@ impl AcceptanceInboxService for AcceptanceInbox {
                 )]));
             }
         };
+        let keys = self.keys.current();
         apply(
             &self.db,
             message_id,
@@ -83,13 +85,20 @@ impl AcceptanceInboxService for AcceptanceInbox {
             application_id,
             |tx, state| {
                 Box::pin(async move {
-                    let Some(next) = step(state, event)? else { return Ok(()) };
-                    store::set_record(tx, application_id, record.0, &record.1)
+                    let Some(next) = step(state, event)? else {
+                        return Ok(None);
+                    };
+                    store::set_record(tx, &keys, application_id, &record)
                         .await
                         .map_err(from_db)?;
                     store::record_step(tx, application_id, next, at, &reviewer, &note)
                         .await
-                        .map_err(from_db)
+                        .map_err(from_db)?;
+                    Ok(Some(Change {
+                        actor: peer,
+                        action: audit::DECISION,
+                        detail: note,
+                    }))
                 })
             },
         )
@@ -102,6 +111,7 @@ impl AcceptanceInboxService for AcceptanceInbox {
         &self,
         request: Request<pb::ReceiveProductionUpdateRequest>,
     ) -> Result<Response<pb::ReceiveProductionUpdateResponse>, Status> {
+        let peer = Actor::peer(request.extensions().get::<PeerService>());
         let request = request.into_inner();
         let (message_id, application_id) = ids(&request.message_id, &request.application_id)?;
         let events: &[ApplicationEvent] = match pb::ProductionStep::try_from(request.step) {
@@ -137,9 +147,10 @@ impl AcceptanceInboxService for AcceptanceInbox {
             |tx, state| {
                 Box::pin(async move {
                     let mut state = state;
+                    let mut steps = Vec::new();
                     for (i, event) in events.iter().enumerate() {
                         let Some(next) = step(state, *event)? else {
-                            return Ok(());
+                            break;
                         };
                         let note = match (event, i) {
                             (ApplicationEvent::Remade, _) => "the card is being remade".to_string(),
@@ -148,9 +159,17 @@ impl AcceptanceInboxService for AcceptanceInbox {
                         store::record_step(tx, application_id, next, at, &actor, &note)
                             .await
                             .map_err(from_db)?;
+                        steps.push(next.as_str());
                         state = next;
                     }
-                    Ok(())
+                    if steps.is_empty() {
+                        return Ok(None);
+                    }
+                    Ok(Some(Change {
+                        actor: peer,
+                        action: audit::PRODUCTION_UPDATE,
+                        detail: format!("now {}", steps.join(", then ")),
+                    }))
                 })
             },
         )
@@ -170,16 +189,24 @@ fn ids(message_id: &str, application_id: &str) -> Result<(Uuid, Uuid), Status> {
     }
 }
 
-type Change<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), Status>> + Send + 'a>>;
+/// A change an inbound message made, for the audit log.
+struct Change {
+    actor: Actor,
+    action: &'static str,
+    detail: String,
+}
 
-/// Applies an inbound message once: records its id in the inbox and makes the change in
-/// one transaction. A message seen before is acknowledged without a change.
+/// What a message does to an application in a state: `None` when it changes nothing.
+type Changing<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Option<Change>, Status>> + Send + 'a>>;
+
+/// Applies an inbound message once: records its id in the inbox, makes the change and
+/// audits it in one transaction. A message seen before is acknowledged without a change.
 async fn apply(
     db: &Db,
     message_id: Uuid,
     kind: &str,
     application_id: Uuid,
-    change: impl for<'t> FnOnce(&'t mut Tx, ApplicationState) -> Change<'t>,
+    change: impl for<'t> FnOnce(&'t mut Tx, ApplicationState) -> Changing<'t>,
 ) -> Result<(), Status> {
     let mut tx = db.begin().await.map_err(from_db)?;
     if !accept_inbound(&mut tx, message_id, kind).await.map_err(from_db)? {
@@ -191,7 +218,11 @@ async fn apply(
         .map_err(from_db)?
         .ok_or_else(|| Status::not_found("no such application"))?;
     let state = row.state().map_err(from_db)?;
-    change(&mut tx, state).await?;
+    if let Some(change) = change(&mut tx, state).await? {
+        audit::record(&mut tx, &change.actor, change.action, application_id, &change.detail)
+            .await
+            .map_err(from_db)?;
+    }
     tx.commit().await.map_err(from_db)
 }
 

@@ -3,9 +3,13 @@
 //! review service through the outbox, follows their progress, and hands the card over.
 //!
 //! It owns its database and never reads another service's; every rule comes from
-//! `idcard-domain`.
+//! `idcard-domain`. Personal data is sealed at rest by `store` alone, every change and
+//! every read of personal data is audited, and a clerk sees only the acceptance points of
+//! their token's scope. It must not log a citizen id unmasked, or a name, address, phone
+//! or photo at all.
 
 mod api;
+mod audit;
 pub mod config;
 mod delivery;
 mod error;
@@ -15,10 +19,14 @@ mod store;
 mod submission;
 mod view;
 
+use std::time::Duration;
+
+use idcard_audit::Sealer;
 use idcard_db::{Db, MigrationSet};
 use idcard_outbox::Relay;
 use idcard_proto::v1::acceptance_inbox_service_server::AcceptanceInboxServiceServer;
 use idcard_proto::v1::acceptance_service_server::AcceptanceServiceServer;
+use idcard_server::Exposure;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes as GrpcRoutes;
@@ -28,11 +36,21 @@ pub use error::Error;
 
 pub const DEFAULT_PORT: u16 = 50051;
 
+/// How often the audit sealer chains new entries.
+const AUDIT_SEAL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Applications re-sealed per transaction after a key rotation. Each may hold a photo,
+/// and on SQLite the batch holds the write lock.
+const RESEAL_BATCH: u32 = 32;
+
 /// The acceptance service's tables, one folder per database.
 pub static MIGRATIONS: MigrationSet = MigrationSet {
     sqlite: &sqlx::migrate!("migrations/sqlite"),
     postgres: &sqlx::migrate!("migrations/postgres"),
 };
+
+/// Every migration set in the acceptance database, in order (`idctl migrate` uses it).
+pub static MIGRATION_SETS: [&MigrationSet; 3] = [&idcard_outbox::MIGRATIONS, &idcard_audit::MIGRATIONS, &MIGRATIONS];
 
 /// Binds the configured address and serves until `shutdown`.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
@@ -43,44 +61,82 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Er
     serve_with_listener(config, listener, shutdown).await
 }
 
-/// Serves on `listener` until `shutdown`: migrates, starts the relay, serves gRPC, then
-/// lets the relay finish its batch.
+/// Serves on `listener` until `shutdown`: migrates, starts the relay, the audit sealer,
+/// the key reload and the resealer, serves gRPC, then lets the background work finish
+/// its batch once the calls in flight have drained.
 pub async fn serve_with_listener(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let db = Db::connect(&config.common.database_url, &config.common.db_options()).await?;
-    db.migrate(&[&idcard_outbox::MIGRATIONS, &MIGRATIONS]).await?;
-    let peers = config.common.peers()?;
+    let common = &config.common;
+    let keys = common.key_source()?;
+    let peers = common.peers()?;
     let routes = routing::Routes::parse(&config.routes, &peers)?;
+    let db = Db::connect(&common.database_url, &common.db_options()).await?;
+    db.migrate(&MIGRATION_SETS).await?;
 
+    // Stopped after the server has drained, so that the last calls' outbox rows and audit
+    // entries are still handled.
+    let background = CancellationToken::new();
     let relay = Relay::new(
         db.clone(),
+        keys.clone(),
         delivery::AcceptanceDeliverer { peers },
-        config.common.relay_config(),
+        common.relay_config(),
     );
     let api = api::Acceptance {
         db: db.clone(),
+        keys: keys.clone(),
         routes,
         relay: relay.handle(),
         instance_name: config.instance_name().to_string(),
         production_centre: config.production_centre.clone(),
+        max_photo_bytes: config.max_photo_bytes,
     };
-    let inbox = inbox::AcceptanceInbox { db: db.clone() };
-    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    let inbox = inbox::AcceptanceInbox {
+        db: db.clone(),
+        keys: keys.clone(),
+    };
+    let tasks = [
+        tokio::spawn(relay.run(background.clone())),
+        tokio::spawn(Sealer::new(db.clone(), AUDIT_SEAL_INTERVAL).run(background.clone())),
+        idcard_server::spawn_key_reload(keys.clone(), common.key_reload_interval, background.clone()),
+        idcard_server::spawn_resealer("acceptance applications", config.reseal_interval, background.clone(), {
+            let db = db.clone();
+            move || {
+                let db = db.clone();
+                let keyring = keys.current();
+                async move {
+                    store::reseal_batch(&db, &keyring, RESEAL_BATCH)
+                        .await
+                        .map_err(|err| err.to_string())
+                }
+            }
+        }),
+    ];
 
     tracing::info!(addr = ?listener.local_addr().ok(), "acceptance service listening");
-    let grpc = GrpcRoutes::new(AcceptanceServiceServer::new(api)).add_service(AcceptanceInboxServiceServer::new(inbox));
+    let max = common.max_request_bytes;
+    let grpc = GrpcRoutes::new(AcceptanceServiceServer::new(api).max_decoding_message_size(max))
+        .add_service(AcceptanceInboxServiceServer::new(inbox).max_decoding_message_size(max));
     let served = idcard_server::serve_grpc(
         listener,
-        grpc,
-        &["idcard.v1.AcceptanceService", "idcard.v1.AcceptanceInboxService"],
-        shutdown.clone(),
+        Exposure {
+            routes: grpc,
+            service_names: &["idcard.v1.AcceptanceService", "idcard.v1.AcceptanceInboxService"],
+            policy: idcard_auth::policy::acceptance(),
+            settings: common,
+        },
+        shutdown,
     )
     .await;
-    shutdown.cancel();
-    let _ = relay_task.await;
+    background.cancel();
+    for task in tasks {
+        if let Err(err) = task.await {
+            tracing::error!(error = %err, "background task failed");
+        }
+    }
     db.close().await;
     served?;
     Ok(())

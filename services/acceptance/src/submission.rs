@@ -19,7 +19,6 @@ pub struct Submission {
     pub domicile: RegionCode,
     pub review_peer: String,
     pub fee: Fee,
-    pub clerk: String,
 }
 
 pub enum Rejected {
@@ -27,7 +26,6 @@ pub enum Rejected {
     Refused(Vec<Reason>),
 }
 
-const MAX_PHOTO_BYTES: usize = 512 * 1024;
 const MAX_FINGERPRINT_BYTES: usize = 64 * 1024;
 
 /// Field errors collected across a whole request, so the clerk hears them all at once.
@@ -45,26 +43,33 @@ impl Errors {
     }
 }
 
-/// Validates `request` as received on `today` (China Standard Time).
+/// What the checks depend on beyond the request.
+pub struct Limits<'a> {
+    pub routes: &'a Routes,
+    /// The largest photo accepted, in bytes.
+    pub max_photo_bytes: usize,
+}
+
+/// Validates `request` as received on `today` (China Standard Time). The clerk is not
+/// checked here: it is the caller's token subject.
 pub fn check(
     request: &pb::SubmitApplicationRequest,
-    routes: &Routes,
+    limits: &Limits<'_>,
     today: time::Date,
 ) -> Result<Submission, Rejected> {
     let mut errors = Errors::default();
     let acceptance_point_code = errors.take(point_code("acceptance_point_code", &request.acceptance_point_code));
     let kind = errors.take(enums::kind_from_wire("kind", request.kind));
-    let clerk = errors.take(wire::required_text("clerk", &request.clerk, 64));
 
     let (citizen_id, domicile) = match request.applicant.as_ref() {
         None => {
             errors.push("applicant", "required");
             (None, None)
         }
-        Some(applicant) => applicant_fields(applicant, today, &mut errors),
+        Some(applicant) => applicant_fields(applicant, limits.max_photo_bytes, today, &mut errors),
     };
     let review_peer = domicile.and_then(|code| {
-        let peer = routes.review_peer(code).map(str::to_string);
+        let peer = limits.routes.review_peer(code).map(str::to_string);
         if peer.is_none() {
             errors.push(
                 "applicant.domicile_region_code",
@@ -140,23 +145,8 @@ pub fn check(
         (_, None) => None,
     };
 
-    let (
-        Some(acceptance_point_code),
-        Some(kind),
-        Some(clerk),
-        Some(citizen_id),
-        Some(domicile),
-        Some(review_peer),
-        Some(fee),
-    ) = (
-        acceptance_point_code,
-        kind,
-        clerk,
-        citizen_id,
-        domicile,
-        review_peer,
-        fee,
-    )
+    let (Some(acceptance_point_code), Some(kind), Some(citizen_id), Some(domicile), Some(review_peer), Some(fee)) =
+        (acceptance_point_code, kind, citizen_id, domicile, review_peer, fee)
     else {
         return Err(Rejected::BadInput(errors.0));
     };
@@ -198,13 +188,13 @@ pub fn check(
         domicile,
         review_peer,
         fee,
-        clerk,
     })
 }
 
 /// The applicant's card items, domicile, phone, photo and fingerprints.
 fn applicant_fields(
     applicant: &pb::Applicant,
+    max_photo_bytes: usize,
     today: time::Date,
     errors: &mut Errors,
 ) -> (Option<CitizenId>, Option<RegionCode>) {
@@ -252,8 +242,14 @@ fn applicant_fields(
     errors.take(phone("applicant.phone", &applicant.phone));
     if applicant.photo.is_empty() {
         errors.push("applicant.photo", "required: the photo taken at the acceptance point");
-    } else if applicant.photo.len() > MAX_PHOTO_BYTES {
-        errors.push("applicant.photo", format!("at most {MAX_PHOTO_BYTES} bytes"));
+    } else if applicant.photo.len() > max_photo_bytes {
+        errors.push(
+            "applicant.photo",
+            format!(
+                "at most {max_photo_bytes} bytes (IDCARD_MAX_PHOTO_BYTES), got {}",
+                applicant.photo.len()
+            ),
+        );
     }
     if applicant.fingerprints.len() > 2 {
         errors.push("applicant.fingerprints", "at most two fingerprints");

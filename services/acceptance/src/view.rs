@@ -4,19 +4,14 @@ use idcard_db::DbError;
 use idcard_domain::CitizenId;
 use idcard_proto::v1 as pb;
 use idcard_server::wire::{self, enums};
-use prost::Message;
 
-use crate::store::{ApplicationRow, EventRow};
+use crate::store::{ApplicationRow, Details, EventRow, Listed};
 
-pub fn application(row: &ApplicationRow, history: &[EventRow]) -> Result<pb::Application, DbError> {
-    let submission = pb::SubmitApplicationRequest::decode(row.submission.as_slice()).map_err(corrupt)?;
-    let rejection = row
-        .rejection
-        .as_deref()
-        .map(pb::Rejection::decode)
-        .transpose()
-        .map_err(corrupt)?;
-    let (rejection_reasons, rejection_contact) = match rejection {
+/// The whole application for the acceptance point. The fingerprints are not shown: only
+/// the message to the domicile bureau carries them.
+pub fn application(row: &ApplicationRow, details: Details, history: &[EventRow]) -> Result<pb::Application, DbError> {
+    let submission = details.submission;
+    let (rejection_reasons, rejection_contact) = match details.rejection {
         Some(r) => (r.reasons, r.contact),
         None => (Vec::new(), None),
     };
@@ -26,26 +21,19 @@ pub fn application(row: &ApplicationRow, history: &[EventRow]) -> Result<pb::App
         kind: enums::kind_to_wire(row.kind()?).into(),
         state: enums::state_to_wire(row.state()?).into(),
         acceptance_point_code: row.acceptance_point_code.clone(),
-        applicant: submission.applicant,
+        applicant: submission.applicant.map(|applicant| pb::Applicant {
+            fingerprints: Vec::new(),
+            ..applicant
+        }),
         guardian: submission.guardian,
         documents: submission.documents,
         fee: submission.fee,
         accepted_at: Some(wire::ms_to_timestamp(row.accepted_at_ms)),
         due_date: Some(wire::date_to_wire(due_date(row)?)),
-        issuance: row
-            .issuance
-            .as_deref()
-            .map(pb::Issuance::decode)
-            .transpose()
-            .map_err(corrupt)?,
+        issuance: details.issuance,
         rejection_reasons,
         rejection_contact,
-        collection: row
-            .collection
-            .as_deref()
-            .map(pb::Collection::decode)
-            .transpose()
-            .map_err(corrupt)?,
+        collection: details.collection,
         history: history
             .iter()
             .map(|e| {
@@ -64,14 +52,15 @@ pub fn application(row: &ApplicationRow, history: &[EventRow]) -> Result<pb::App
     })
 }
 
-pub fn summary(row: &ApplicationRow) -> Result<pb::ApplicationSummary, DbError> {
+pub fn summary(listed: &Listed) -> Result<pb::ApplicationSummary, DbError> {
+    let row = &listed.row;
     Ok(pb::ApplicationSummary {
         application_id: row.application_id.to_string(),
         receipt_number: row.receipt_number.clone(),
         kind: enums::kind_to_wire(row.kind()?).into(),
         state: enums::state_to_wire(row.state()?).into(),
         acceptance_point_code: row.acceptance_point_code.clone(),
-        citizen_id_masked: masked(&row.citizen_id),
+        citizen_id_masked: masked(&listed.citizen_id),
         accepted_at: Some(wire::ms_to_timestamp(row.accepted_at_ms)),
         due_date: Some(wire::date_to_wire(due_date(row)?)),
     })
@@ -87,8 +76,4 @@ pub fn masked(citizen_id: &str) -> String {
     CitizenId::parse(citizen_id, time::Date::MAX)
         .map(|id| id.masked())
         .unwrap_or_else(|_| "*".repeat(citizen_id.len()))
-}
-
-fn corrupt(err: prost::DecodeError) -> DbError {
-    DbError::Config(format!("stored record does not decode: {err}"))
 }

@@ -5,7 +5,8 @@ use idcard_server::settings::CommonSettings;
 
 /// The production service's settings. Peers (`IDCARD_PEERS`) must name every
 /// acceptance service that sends orders through review, under the name it gives as
-/// `origin`.
+/// `origin`. The instance name (`IDCARD_INSTANCE_NAME`, default `production`) is the
+/// centre's name: only operators whose token scope names it (or `*`) work here.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "production",

@@ -12,7 +12,7 @@ pub enum Error {
     #[error(transparent)]
     Database(#[from] idcard_db::DbError),
     #[error(transparent)]
-    Peers(#[from] idcard_server::PeerError),
+    Settings(#[from] idcard_server::settings::SettingsError),
     #[error(transparent)]
     Serve(#[from] idcard_server::ServeError),
 }

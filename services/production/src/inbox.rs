@@ -1,5 +1,8 @@
 //! `idcard.v1.ProductionInboxService`: production orders from review services.
 
+use idcard_audit::Entry;
+use idcard_auth::PeerService;
+use idcard_crypto::KeySource;
 use idcard_db::{Db, now_ms};
 use idcard_domain::{CitizenId, ReceiptNo, Stage, due_date};
 use idcard_outbox::{RelayHandle, accept_inbound};
@@ -17,8 +20,12 @@ use crate::store::{self, NewJob};
 /// The inbox kind of a production order.
 const RECEIVE_PRODUCTION_ORDER: &str = "production.receive_production_order";
 
+/// The audit role of a peer service's act.
+const SERVICE_ROLE: &str = "service";
+
 pub struct ProductionInbox {
     db: Db,
+    keys: KeySource,
     relay: RelayHandle,
     peers: Peers,
     /// Who the STARTED report names as its operator: this instance.
@@ -26,9 +33,10 @@ pub struct ProductionInbox {
 }
 
 impl ProductionInbox {
-    pub fn new(db: Db, relay: RelayHandle, peers: Peers, reporter: String) -> Self {
+    pub fn new(db: Db, keys: KeySource, relay: RelayHandle, peers: Peers, reporter: String) -> Self {
         ProductionInbox {
             db,
+            keys,
             relay,
             peers,
             reporter,
@@ -123,15 +131,22 @@ fn validate(order: &ReceiveProductionOrderRequest, peers: &Peers, today: time::D
 
 #[tonic::async_trait]
 impl ProductionInboxService for ProductionInbox {
-    /// Creates the job and reports STARTED. A repeated message, or a second order for an
-    /// application that already has a job, is acknowledged and changes nothing.
+    /// Creates the job, audited as the sending service's act, and reports STARTED. A
+    /// repeated message, or a second order for an application that already has a job, is
+    /// acknowledged and changes nothing.
     #[tracing::instrument(skip_all, fields(application_id = %request.get_ref().application_id))]
     async fn receive_production_order(
         &self,
         request: Request<ReceiveProductionOrderRequest>,
     ) -> Result<Response<ReceiveProductionOrderResponse>, Status> {
+        // The access layer admitted the peer by its certificate and named it.
+        let sender = request
+            .extensions()
+            .get::<PeerService>()
+            .map_or_else(|| "unknown".to_string(), |peer| peer.name().to_string());
         let request = request.into_inner();
         let order = validate(&request, &self.peers, today_cst()).map_err(|errors| invalid_argument(&errors))?;
+        let keys = self.keys.current();
 
         let mut tx = self.db.begin().await.map_err(from_db)?;
         if !accept_inbound(&mut tx, order.message_id, RECEIVE_PRODUCTION_ORDER)
@@ -155,15 +170,26 @@ impl ProductionInboxService for ProductionInbox {
             received_at_ms,
             production_due_date,
         };
-        let created = store::insert_job(&mut tx, &new_job).await.map_err(from_db)?;
+        let created = store::insert_job(&mut tx, &keys, &new_job).await.map_err(from_db)?;
         if created {
+            let entry = Entry {
+                actor: &sender,
+                role: SERVICE_ROLE,
+                action: "production_job.create",
+                target: &format!("production_job:{job_id}"),
+                detail: &format!(
+                    "application {} from {}, due {production_due_date}",
+                    order.application_id, order.origin
+                ),
+            };
+            idcard_audit::record(&mut tx, &entry).await.map_err(from_db)?;
             let update = Update {
                 step: ProductionStep::Started,
                 at_ms: received_at_ms,
                 detail: format!("production due {production_due_date}"),
                 operator: &self.reporter,
             };
-            report::enqueue_for(&mut tx, &order.origin, order.application_id, update)
+            report::enqueue_for(&mut tx, &keys, &order.origin, order.application_id, update)
                 .await
                 .map_err(from_db)?;
         }

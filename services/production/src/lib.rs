@@ -7,6 +7,11 @@
 //! checked again) and dispatch a checked card to the acceptance point. Every step is
 //! reported through the outbox to the acceptance service named by the order's `origin`.
 //!
+//! Only the review service's certificate delivers orders; production operators whose
+//! scope names this centre (`IDCARD_INSTANCE_NAME`) work the jobs and auditors read them.
+//! The citizen id and the order (card items, photo) are sealed at rest; every change and
+//! every read of jobs is recorded in the audit log.
+//!
 //! It must not call a peer inline from a handler (the outbox relay does), read another
 //! service's tables, decide a rule the domain crate owns, or log personal data (citizen
 //! ids only masked; names, addresses and photos never).
@@ -20,10 +25,13 @@ mod report;
 mod service;
 mod store;
 
-use idcard_db::Db;
+use std::time::Duration;
+
+use idcard_db::{Db, MigrationSet};
 use idcard_outbox::Relay;
 use idcard_proto::v1::production_inbox_service_server::ProductionInboxServiceServer;
 use idcard_proto::v1::production_service_server::ProductionServiceServer;
+use idcard_server::Exposure;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
@@ -35,11 +43,25 @@ pub use error::Error;
 /// The port the service listens on unless `IDCARD_LISTEN_ADDR` says otherwise.
 pub const DEFAULT_PORT: u16 = 50053;
 
+/// The production centre this instance is, unless `IDCARD_INSTANCE_NAME` says otherwise:
+/// operators' scopes name it, and progress reports name it as their operator.
+pub const DEFAULT_INSTANCE_NAME: &str = "production";
+
+/// How often the audit sealer chains newly recorded entries.
+const AUDIT_SEAL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Jobs re-sealed per transaction after a key rotation.
+const RESEAL_BATCH: u32 = 100;
+
 /// The migrations of this service's tables (jobs, quality checks).
-pub static MIGRATIONS: idcard_db::MigrationSet = idcard_db::MigrationSet {
+pub static MIGRATIONS: MigrationSet = MigrationSet {
     sqlite: &sqlx::migrate!("migrations/sqlite"),
     postgres: &sqlx::migrate!("migrations/postgres"),
 };
+
+/// Every migration set in this service's database: the outbox and inbox, the audit log,
+/// and the service's own tables (`idctl migrate` applies the same).
+pub static MIGRATION_SETS: [&MigrationSet; 3] = [&idcard_outbox::MIGRATIONS, &idcard_audit::MIGRATIONS, &MIGRATIONS];
 
 /// Binds `config.common.listen_addr_or(DEFAULT_PORT)` and serves until `shutdown`.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
@@ -50,43 +72,83 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Er
     serve_with_listener(config, listener, shutdown).await
 }
 
-/// Serves on `listener` until `shutdown`: connects and migrates the database, starts the
-/// outbox relay, serves gRPC (with health and reflection), then lets the relay finish its
-/// batch and closes the pool.
+/// Serves on `listener` until `shutdown`: loads the keys, connects and migrates the
+/// database, starts the background tasks (outbox relay, audit sealer, key reload,
+/// re-sealer), serves gRPC (TLS and the access policy from the settings, with health and
+/// reflection), then lets the background tasks finish their round and closes the pool.
 pub async fn serve_with_listener(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let common = &config.common;
+    let keys = common.key_source()?;
     let peers = common.peers()?;
     let db = Db::connect(&common.database_url, &common.db_options()).await?;
-    db.migrate(&[&idcard_outbox::MIGRATIONS, &MIGRATIONS]).await?;
+    db.migrate(&MIGRATION_SETS).await?;
 
+    // Background tasks stop with the service, and also when the server fails on its own.
+    let background = shutdown.child_token();
     let relay = Relay::new(
         db.clone(),
+        keys.clone(),
         delivery::ProductionDeliverer::new(peers.clone()),
         common.relay_config(),
     );
     let relay_handle = relay.handle();
-    // The relay stops with the service, and also when the server fails on its own.
-    let relay_stop = shutdown.child_token();
-    let relay_task = tokio::spawn(relay.run(relay_stop.clone()));
+    let relay_task = tokio::spawn(relay.run(background.clone()));
+    let sealer_task = tokio::spawn(idcard_audit::Sealer::new(db.clone(), AUDIT_SEAL_INTERVAL).run(background.clone()));
+    let reload_task = idcard_server::spawn_key_reload(keys.clone(), common.key_reload_interval, background.clone());
+    let reseal_task = {
+        let (db, keys) = (db.clone(), keys.clone());
+        // A rotation shows up at a key reload, so looking as often is enough.
+        idcard_server::spawn_resealer(
+            "production jobs",
+            common.key_reload_interval,
+            background.clone(),
+            move || {
+                let (db, keys) = (db.clone(), keys.current());
+                async move {
+                    store::reseal_batch(&db, &keys, RESEAL_BATCH)
+                        .await
+                        .map_err(|err| err.to_string())
+                }
+            },
+        )
+    };
 
-    let reporter = common.instance_name.clone().unwrap_or_else(|| "production".to_string());
-    let front = service::Production::new(db.clone(), relay_handle.clone());
-    let inbox = inbox::ProductionInbox::new(db.clone(), relay_handle, peers, reporter);
-    let routes = Routes::new(ProductionServiceServer::new(front)).add_service(ProductionInboxServiceServer::new(inbox));
+    let centre = common
+        .instance_name
+        .clone()
+        .unwrap_or_else(|| DEFAULT_INSTANCE_NAME.to_string());
+    let front = service::Production::new(db.clone(), keys.clone(), relay_handle.clone(), centre.clone());
+    let inbox = inbox::ProductionInbox::new(db.clone(), keys, relay_handle, peers, centre);
+    let max_bytes = common.max_request_bytes;
+    let routes = Routes::new(ProductionServiceServer::new(front).max_decoding_message_size(max_bytes))
+        .add_service(ProductionInboxServiceServer::new(inbox).max_decoding_message_size(max_bytes));
     let names = [
         <ProductionServiceServer<service::Production> as NamedService>::NAME,
         <ProductionInboxServiceServer<inbox::ProductionInbox> as NamedService>::NAME,
     ];
     tracing::info!(addr = ?listener.local_addr().ok(), "production service listening");
-    let served = idcard_server::serve_grpc(listener, routes, &names, shutdown).await;
+    let exposure = Exposure {
+        routes,
+        service_names: &names,
+        policy: idcard_auth::policy::production(),
+        settings: common,
+    };
+    let served = idcard_server::serve_grpc(listener, exposure, shutdown).await;
 
-    relay_stop.cancel();
-    if let Err(err) = relay_task.await {
-        tracing::error!(error = %err, "outbox relay task failed");
+    background.cancel();
+    for (task, joined) in [
+        ("outbox relay", relay_task.await),
+        ("audit sealer", sealer_task.await),
+        ("key reload", reload_task.await),
+        ("re-sealer", reseal_task.await),
+    ] {
+        if let Err(err) = joined {
+            tracing::error!(task, error = %err, "background task failed");
+        }
     }
     db.close().await;
     tracing::info!("production service stopped");

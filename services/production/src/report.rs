@@ -1,6 +1,7 @@
 //! Progress reports to the acceptance service that took the application, written to the
 //! outbox in the transaction of the step they report.
 
+use idcard_crypto::{Keyring, Purpose};
 use idcard_db::{DbError, Tx};
 use idcard_outbox::NewMessage;
 use idcard_proto::v1::{ProductionStep, ReceiveProductionUpdateRequest};
@@ -22,13 +23,14 @@ pub struct Update<'a> {
 
 /// Queues `update` of `job` for its origin, in order with the job's other updates. The
 /// relay fills in the message id when it delivers.
-pub async fn enqueue(tx: &mut Tx, job: &Job, update: Update<'_>) -> Result<(), DbError> {
-    enqueue_for(tx, &job.origin, job.application_id, update).await
+pub async fn enqueue(tx: &mut Tx, keys: &Keyring, job: &Job, update: Update<'_>) -> Result<(), DbError> {
+    enqueue_for(tx, keys, &job.origin, job.application_id, update).await
 }
 
 /// As [`enqueue`], for a job named by its origin and application id.
 pub async fn enqueue_for(
     tx: &mut Tx,
+    keys: &Keyring,
     origin: &str,
     application_id: uuid::Uuid,
     update: Update<'_>,
@@ -44,11 +46,14 @@ pub async fn enqueue_for(
     };
     idcard_outbox::enqueue(
         tx,
+        keys,
         NewMessage {
             destination: origin,
             kind: RECEIVE_PRODUCTION_UPDATE,
             ordering_key: &application_id,
             payload: request.encode_to_vec(),
+            // A report carries ids, a step and an operator's account, no personal data.
+            sealed_for: Purpose::Data,
         },
     )
     .await?;

@@ -1,11 +1,16 @@
 //! Every SQL statement of the service, written once for SQLite and PostgreSQL.
 //!
 //! Personal data (the citizen id, and the order with card items and photo) is read and
-//! written only here, so that encrypting it at rest changes this file alone. Callers
-//! get a [`Job`] with a parsed [`CitizenId`] and the issuance, never the raw order.
+//! written only here, sealed with the data key and bound to its row and column, so no
+//! column holds it in clear. Callers get a [`Job`] with a parsed [`CitizenId`] and the
+//! issuance, never ciphertext or the raw order. [`reseal_batch`] moves values sealed
+//! under an older key to the active one after a rotation.
+
+mod sealing;
 
 use std::collections::HashMap;
 
+use idcard_crypto::Keyring;
 use idcard_db::{Backend, DbError, Tx, on_tx};
 use idcard_domain::CitizenId;
 use idcard_proto::v1::ReceiveProductionOrderRequest;
@@ -16,6 +21,9 @@ use time::macros::format_description;
 use uuid::Uuid;
 
 use crate::job::{Job, JobState, QualityCheck};
+
+pub use sealing::reseal_batch;
+use sealing::{Sealed, open_citizen_id, open_order};
 
 const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]");
@@ -50,17 +58,17 @@ pub struct JobFilter {
 // SQLite has one writer at a time, so MAX(seq) + 1 cannot race; PostgreSQL numbers the
 // row itself.
 const INSERT_JOB_SQLITE: &str = "INSERT INTO jobs (job_id, seq, application_id, receipt_number, acceptance_point_code, \
-    origin, citizen_id, order_data, state, remake_count, received_at_ms, production_due_date) \
-    VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), $2, $3, $4, $5, $6, $7, 'in_production', 0, $8, $9) \
+    origin, citizen_id_sealed, order_data, data_key_id, state, remake_count, received_at_ms, production_due_date) \
+    VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), $2, $3, $4, $5, $6, $7, $8, 'in_production', 0, $9, $10) \
     ON CONFLICT (application_id) DO NOTHING";
 const INSERT_JOB_POSTGRES: &str = "INSERT INTO jobs (job_id, application_id, receipt_number, acceptance_point_code, \
-    origin, citizen_id, order_data, state, remake_count, received_at_ms, production_due_date) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, 'in_production', 0, $8, $9) \
+    origin, citizen_id_sealed, order_data, data_key_id, state, remake_count, received_at_ms, production_due_date) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'in_production', 0, $9, $10) \
     ON CONFLICT (application_id) DO NOTHING";
 
-/// Creates a job in production. Returns `false`, writing nothing, when the application
-/// already has a job.
-pub async fn insert_job(tx: &mut Tx, job: &NewJob<'_>) -> Result<bool, DbError> {
+/// Creates a job in production, its personal data sealed with `keys`. Returns `false`,
+/// writing nothing, when the application already has a job.
+pub async fn insert_job(tx: &mut Tx, keys: &Keyring, job: &NewJob<'_>) -> Result<bool, DbError> {
     let sql = match tx.backend() {
         Backend::Sqlite => INSERT_JOB_SQLITE,
         Backend::Postgres => INSERT_JOB_POSTGRES,
@@ -69,6 +77,7 @@ pub async fn insert_job(tx: &mut Tx, job: &NewJob<'_>) -> Result<bool, DbError> 
         .production_due_date
         .format(DATE_FORMAT)
         .expect("a calendar date formats as YYYY-MM-DD");
+    let sealed = Sealed::seal(keys, job.job_id, job.citizen_id.as_str(), &job.order.encode_to_vec())?;
     let inserted = on_tx!(tx, |conn| {
         sqlx::query(sql)
             .bind(job.job_id)
@@ -76,8 +85,9 @@ pub async fn insert_job(tx: &mut Tx, job: &NewJob<'_>) -> Result<bool, DbError> 
             .bind(job.receipt_number)
             .bind(job.acceptance_point_code)
             .bind(job.origin)
-            .bind(job.citizen_id.as_str())
-            .bind(job.order.encode_to_vec())
+            .bind(&sealed.citizen_id)
+            .bind(&sealed.order)
+            .bind(&sealed.key_id)
             .bind(job.received_at_ms)
             .bind(due.as_str())
             .execute(conn)
@@ -87,8 +97,8 @@ pub async fn insert_job(tx: &mut Tx, job: &NewJob<'_>) -> Result<bool, DbError> 
     Ok(inserted == 1)
 }
 
-const JOB_COLUMNS: &str = "seq, job_id, application_id, receipt_number, acceptance_point_code, origin, citizen_id, \
-    order_data, state, remake_count, tracking_number, received_at_ms, production_due_date, dispatched_at_ms";
+const JOB_COLUMNS: &str = "seq, job_id, application_id, receipt_number, acceptance_point_code, origin, \
+    citizen_id_sealed, order_data, state, remake_count, tracking_number, received_at_ms, production_due_date, dispatched_at_ms";
 
 /// A `jobs` row as stored, before its personal data and enums are parsed.
 struct JobRow {
@@ -98,7 +108,7 @@ struct JobRow {
     receipt_number: String,
     acceptance_point_code: String,
     origin: String,
-    citizen_id: String,
+    citizen_id_sealed: Vec<u8>,
     order_data: Vec<u8>,
     state: String,
     remake_count: i32,
@@ -119,7 +129,7 @@ macro_rules! job_row {
             receipt_number: row.try_get(3)?,
             acceptance_point_code: row.try_get(4)?,
             origin: row.try_get(5)?,
-            citizen_id: row.try_get(6)?,
+            citizen_id_sealed: row.try_get(6)?,
             order_data: row.try_get(7)?,
             state: row.try_get(8)?,
             remake_count: row.try_get(9)?,
@@ -149,7 +159,7 @@ macro_rules! check_row {
 type CheckRow = (Uuid, i32, bool, String, String, i64);
 
 /// The job named by `key`, with its checks.
-pub async fn find_job(tx: &mut Tx, key: JobKey) -> Result<Option<Job>, DbError> {
+pub async fn find_job(tx: &mut Tx, keys: &Keyring, key: JobKey) -> Result<Option<Job>, DbError> {
     let (column, id) = match key {
         JobKey::JobId(id) => ("job_id", id),
         JobKey::ApplicationId(id) => ("application_id", id),
@@ -178,12 +188,18 @@ pub async fn find_job(tx: &mut Tx, key: JobKey) -> Result<Option<Job>, DbError> 
         .collect::<Result<Vec<CheckRow>, _>>()?
     });
     let checks = checks.into_iter().map(quality_check).collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(job(row, checks)?))
+    Ok(Some(job(keys, row, checks)?))
 }
 
 /// Up to `limit` jobs matching `filter` after paging position `after`, in order of
 /// arrival, with their checks.
-pub async fn list_jobs(tx: &mut Tx, filter: &JobFilter, after: Option<i64>, limit: u32) -> Result<Vec<Job>, DbError> {
+pub async fn list_jobs(
+    tx: &mut Tx,
+    keys: &Keyring,
+    filter: &JobFilter,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<Job>, DbError> {
     let after = after.unwrap_or(0);
     let rows = on_tx!(&mut *tx, |conn| {
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -225,7 +241,7 @@ pub async fn list_jobs(tx: &mut Tx, filter: &JobFilter, after: Option<i64>, limi
     rows.into_iter()
         .map(|row| {
             let own = checks.remove(&row.job_id).unwrap_or_default();
-            job(row, own)
+            job(keys, row, own)
         })
         .collect()
 }
@@ -298,11 +314,12 @@ pub async fn record_dispatch(
     Ok(updated == 1)
 }
 
-fn job(row: JobRow, checks: Vec<QualityCheck>) -> Result<Job, DbError> {
+fn job(keys: &Keyring, row: JobRow, checks: Vec<QualityCheck>) -> Result<Job, DbError> {
+    let citizen_id = open_citizen_id(keys, row.job_id, &row.citizen_id_sealed)?;
     // Parsed against today: a birth date that was not in the future on receipt is not now.
-    let citizen_id = CitizenId::parse(&row.citizen_id, today_cst()).map_err(|e| corrupt("jobs.citizen_id", e))?;
-    let order =
-        ReceiveProductionOrderRequest::decode(row.order_data.as_slice()).map_err(|e| corrupt("jobs.order_data", e))?;
+    let citizen_id = CitizenId::parse(&citizen_id, today_cst()).map_err(|e| corrupt("jobs.citizen_id_sealed", e))?;
+    let order = open_order(keys, row.job_id, &row.order_data)?;
+    let order = ReceiveProductionOrderRequest::decode(order.as_slice()).map_err(|e| corrupt("jobs.order_data", e))?;
     let state = JobState::parse(&row.state).ok_or_else(|| {
         corrupt(
             "jobs.state",

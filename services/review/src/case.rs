@@ -45,18 +45,33 @@ impl CaseState {
 }
 
 /// A stored case. `request` is the message as received (validated on receipt).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Case {
     pub application_id: Uuid,
     pub state: CaseState,
     pub kind: ApplicationKind,
     pub citizen_id: String,
+    /// Six digits: whose jurisdiction the case is in.
+    pub domicile_region_code: String,
+    /// Less the applicant's fingerprints, which stay sealed in the store.
     pub request: v1::ReceiveApplicationRequest,
     pub received_at_ms: i64,
     pub review_due_date: Date,
     pub issuance: Option<v1::Issuance>,
     pub rejection: Option<v1::Rejection>,
     pub reviewer: Option<String>,
+}
+
+/// Personal data does not print.
+impl std::fmt::Debug for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Case")
+            .field("application_id", &self.application_id)
+            .field("state", &self.state)
+            .field("kind", &self.kind)
+            .field("domicile_region_code", &self.domicile_region_code)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Case {

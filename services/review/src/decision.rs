@@ -1,7 +1,9 @@
 //! Reading a case as the reviewer sees it, and deciding it: approval issues the card
 //! and tells the acceptance side; rejection tells it why and whom to contact.
 
-use idcard_db::{Tx, now_ms};
+use idcard_audit::Entry;
+use idcard_crypto::{Keyring, Purpose};
+use idcard_db::{Db, Tx, now_ms};
 use idcard_domain::{ApplicationKind, CitizenId, RegionCode};
 use idcard_outbox::NewMessage;
 use idcard_proto::v1::{
@@ -14,22 +16,42 @@ use prost::Message as _;
 use tonic::Status;
 use uuid::Uuid;
 
+use crate::actor::Actor;
 use crate::case::{Case, CaseState};
 use crate::precheck::{self, Subject};
 use crate::wire::optional_text;
-use crate::{delivery, issuance, store};
+use crate::{audit, delivery, issuance, store};
 
-/// The case, or `NOT_FOUND`.
-pub async fn find_case(tx: &mut Tx, application_id: Uuid) -> Result<Case, Status> {
-    store::find_case(tx, application_id)
+/// The answer for an unknown case and for a case outside the caller's jurisdictions
+/// alike, so that a caller cannot learn that a case exists elsewhere.
+fn not_found(application_id: Uuid) -> Status {
+    Status::not_found(format!("no application {application_id} at this review service"))
+}
+
+/// `NOT_FOUND` unless the case exists and `actor` may see it, without opening it: the
+/// check before a client request id's stored answer may be replayed.
+pub async fn check_visible(db: &Db, actor: &Actor, application_id: Uuid) -> Result<(), Status> {
+    let mut tx = db.begin_read().await.map_err(status::from_db)?;
+    let region = store::case_region(&mut tx, application_id)
+        .await
+        .map_err(status::from_db)?;
+    match region {
+        Some(region) if actor.can_see_region(&region) => Ok(()),
+        _ => Err(not_found(application_id)),
+    }
+}
+
+/// The case, or `NOT_FOUND` (also for a case outside the caller's jurisdictions).
+pub async fn find_case(tx: &mut Tx, keys: &Keyring, actor: &Actor, application_id: Uuid) -> Result<Case, Status> {
+    store::find_case(tx, keys, application_id, |region| actor.can_see_region(region))
         .await
         .map_err(status::from_db)?
-        .ok_or_else(|| Status::not_found(format!("no application {application_id} at this review service")))
+        .ok_or_else(|| not_found(application_id))
 }
 
 /// The case as the reviewer sees it, with findings against the register as it is now.
-pub async fn review_case(tx: &mut Tx, case: &Case) -> Result<v1::ReviewCase, Status> {
-    let register = precheck::load(tx, &case.citizen_id, case.application_id)
+pub async fn review_case(tx: &mut Tx, keys: &Keyring, case: &Case) -> Result<v1::ReviewCase, Status> {
+    let register = precheck::load(tx, keys, &case.citizen_id, case.application_id)
         .await
         .map_err(status::from_db)?;
     let subject = Subject {
@@ -48,6 +70,13 @@ fn already_decided(case: &Case) -> Status {
     }])
 }
 
+/// Who decides: the caller, and the reviewer recorded (the token subject; the request's
+/// free-text field only without a token).
+pub struct Decider<'a> {
+    pub actor: &'a Actor,
+    pub reviewer: &'a str,
+}
+
 /// Issues the card, records the approval and enqueues the decision for the acceptance
 /// side, in `tx`. The production order follows once the decision is delivered.
 ///
@@ -57,23 +86,18 @@ fn already_decided(case: &Case) -> Status {
 /// other cards; a renewal leaves the old card active until it is surrendered.
 pub async fn approve(
     tx: &mut Tx,
+    keys: &Keyring,
+    decider: &Decider<'_>,
     application_id: Uuid,
-    reviewer: &str,
     note: &str,
 ) -> Result<ApproveApplicationResponse, Status> {
-    let mut case = find_case(tx, application_id).await?;
+    let mut case = find_case(tx, keys, decider.actor, application_id).await?;
     if case.state != CaseState::Pending {
         return Err(already_decided(&case));
     }
     let issue_date = today_cst();
     let citizen_id = CitizenId::parse(&case.citizen_id, issue_date).map_err(|err| stored_case_unreadable(&err))?;
-    let domicile = case
-        .request
-        .applicant
-        .as_ref()
-        .map(|a| a.domicile_region_code.as_str())
-        .unwrap_or_default();
-    let domicile = RegionCode::parse(domicile).map_err(|err| stored_case_unreadable(&err))?;
+    let domicile = RegionCode::parse(&case.domicile_region_code).map_err(|err| stored_case_unreadable(&err))?;
     let now = now_ms();
     let issued = issuance::issue(
         citizen_id.as_str(),
@@ -84,24 +108,25 @@ pub async fn approve(
         now,
     );
 
-    if !store::record_approval(
-        tx,
-        application_id,
-        &issued.issuance,
-        issued.card.card_id,
-        reviewer,
+    let approval = store::Approval {
+        issuance: &issued.issuance,
+        card_id: issued.card.card_id,
+        reviewer: decider.reviewer,
         note,
-        now,
-    )
-    .await
-    .map_err(status::from_db)?
+        decided_at_ms: now,
+    };
+    if !store::record_approval(tx, keys, application_id, &approval)
+        .await
+        .map_err(status::from_db)?
     {
         return Err(already_decided(&case));
     }
-    store::insert_card(tx, &issued.card).await.map_err(status::from_db)?;
+    store::insert_card(tx, keys, &issued.card)
+        .await
+        .map_err(status::from_db)?;
     if case.kind == ApplicationKind::Replacement {
         // The lost card is invalid for good once its replacement is issued.
-        let invalidated = store::invalidate_cards_except(tx, citizen_id.as_str(), issued.card.card_id)
+        let invalidated = store::invalidate_cards_except(tx, keys, citizen_id.as_str(), issued.card.card_id)
             .await
             .map_err(status::from_db)?;
         tracing::info!(invalidated, "earlier cards invalidated by the replacement");
@@ -109,47 +134,80 @@ pub async fn approve(
     let decision = Decision::Approval(v1::Approval {
         issuance: Some(issued.issuance.clone()),
     });
-    enqueue_decision(tx, &case, decision, reviewer, now).await?;
+    enqueue_decision(tx, keys, &case, decision, decider.reviewer, now).await?;
+    audit::record(
+        tx,
+        Entry {
+            actor: decider.reviewer,
+            role: decider.actor.role(),
+            action: audit::APPROVE,
+            target: &audit::application(application_id),
+            detail: &format!("card:{}", issued.card.card_id),
+        },
+    )
+    .await?;
 
     case.state = CaseState::Approved;
     case.issuance = Some(issued.issuance);
-    case.reviewer = Some(reviewer.to_string());
+    case.reviewer = Some(decider.reviewer.to_string());
     Ok(ApproveApplicationResponse {
-        review_case: Some(review_case(tx, &case).await?),
+        review_case: Some(review_case(tx, keys, &case).await?),
     })
 }
 
 pub async fn reject(
     tx: &mut Tx,
+    keys: &Keyring,
+    decider: &Decider<'_>,
     application_id: Uuid,
     rejection: v1::Rejection,
-    reviewer: &str,
 ) -> Result<RejectApplicationResponse, Status> {
-    let mut case = find_case(tx, application_id).await?;
+    let mut case = find_case(tx, keys, decider.actor, application_id).await?;
     if case.state != CaseState::Pending {
         return Err(already_decided(&case));
     }
     let now = now_ms();
-    if !store::record_rejection(tx, application_id, &rejection, reviewer, now)
+    if !store::record_rejection(tx, keys, application_id, &rejection, decider.reviewer, now)
         .await
         .map_err(status::from_db)?
     {
         return Err(already_decided(&case));
     }
-    enqueue_decision(tx, &case, Decision::Rejection(rejection.clone()), reviewer, now).await?;
+    let codes: Vec<&str> = rejection.reasons.iter().map(|r| r.code.as_str()).collect();
+    audit::record(
+        tx,
+        Entry {
+            actor: decider.reviewer,
+            role: decider.actor.role(),
+            action: audit::REJECT,
+            target: &audit::application(application_id),
+            detail: &format!("reasons:{}", codes.join(",")),
+        },
+    )
+    .await?;
+    enqueue_decision(
+        tx,
+        keys,
+        &case,
+        Decision::Rejection(rejection.clone()),
+        decider.reviewer,
+        now,
+    )
+    .await?;
 
     case.state = CaseState::Rejected;
     case.rejection = Some(rejection);
-    case.reviewer = Some(reviewer.to_string());
+    case.reviewer = Some(decider.reviewer.to_string());
     Ok(RejectApplicationResponse {
-        review_case: Some(review_case(tx, &case).await?),
+        review_case: Some(review_case(tx, keys, &case).await?),
     })
 }
 
 /// The decision goes to the acceptance service the case came from, in order with any
-/// other message about the application.
+/// other message about the application. It carries no personal data of the applicant.
 async fn enqueue_decision(
     tx: &mut Tx,
+    keys: &Keyring,
     case: &Case,
     decision: Decision,
     reviewer: &str,
@@ -165,11 +223,13 @@ async fn enqueue_decision(
     let ordering_key = case.application_id.to_string();
     idcard_outbox::enqueue(
         tx,
+        keys,
         NewMessage {
             destination: &case.request.origin,
             kind: delivery::RECEIVE_DECISION,
             ordering_key: &ordering_key,
             payload: message.encode_to_vec(),
+            sealed_for: Purpose::Data,
         },
     )
     .await

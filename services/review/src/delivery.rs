@@ -5,6 +5,8 @@
 //! side ([`ReviewDeliverer::on_delivered`], in the transaction that marks the approval
 //! delivered), so the acceptance point hears "approved" before any production step.
 
+use idcard_audit::Entry;
+use idcard_crypto::{KeySource, Keyring, Purpose};
 use idcard_db::{DbError, Tx, now_ms};
 use idcard_outbox::{Deliverer, DeliveryError, Message, NewMessage};
 use idcard_proto::v1::acceptance_inbox_service_client::AcceptanceInboxServiceClient;
@@ -18,21 +20,26 @@ use prost::Message as _;
 use uuid::Uuid;
 
 use crate::case::CaseState;
-use crate::store;
+use crate::{audit, store};
 
 /// A decision to the acceptance service the case came from.
 pub const RECEIVE_DECISION: &str = "acceptance.receive_decision";
 /// A production order to the production centre the case names.
 pub const RECEIVE_PRODUCTION_ORDER: &str = "production.receive_production_order";
 
+/// The actor of the production order in the audit log: this service's relay, once the
+/// acceptance side has the approval.
+const ORDERING_ACTOR: &str = "review";
+
 /// Turns the review service's outbox rows into calls to its peers.
 pub struct ReviewDeliverer {
     peers: Peers,
+    keys: KeySource,
 }
 
 impl ReviewDeliverer {
-    pub fn new(peers: Peers) -> Self {
-        ReviewDeliverer { peers }
+    pub fn new(peers: Peers, keys: KeySource) -> Self {
+        ReviewDeliverer { peers, keys }
     }
 }
 
@@ -84,14 +91,15 @@ impl Deliverer for ReviewDeliverer {
             tracing::error!(message_id = %message.message_id, "approval names no application id; no production order");
             return Ok(());
         };
-        order_production(tx, application_id).await
+        order_production(tx, &self.keys.current(), application_id).await
     }
 }
 
-/// Enqueues the production order of an approved case, once.
+/// Enqueues the production order of an approved case, once. The order carries the card
+/// items and the photo (sealed in the outbox with the data key), not the fingerprints.
 #[tracing::instrument(skip_all, fields(application_id = %application_id))]
-async fn order_production(tx: &mut Tx, application_id: Uuid) -> Result<(), DbError> {
-    let Some(case) = store::find_case(tx, application_id).await? else {
+async fn order_production(tx: &mut Tx, keys: &Keyring, application_id: Uuid) -> Result<(), DbError> {
+    let Some(case) = store::find_case(tx, keys, application_id, |_| true).await? else {
         tracing::error!("approved case not found; no production order");
         return Ok(());
     };
@@ -119,11 +127,24 @@ async fn order_production(tx: &mut Tx, application_id: Uuid) -> Result<(), DbErr
     let ordering_key = application_id.to_string();
     idcard_outbox::enqueue(
         tx,
+        keys,
         NewMessage {
             destination: &request.production_centre,
             kind: RECEIVE_PRODUCTION_ORDER,
             ordering_key: &ordering_key,
             payload: order.encode_to_vec(),
+            sealed_for: Purpose::Data,
+        },
+    )
+    .await?;
+    idcard_audit::record(
+        tx,
+        &Entry {
+            actor: ORDERING_ACTOR,
+            role: audit::SERVICE_ROLE,
+            action: audit::ORDER_PRODUCTION,
+            target: &audit::application(application_id),
+            detail: &format!("production_centre:{}", request.production_centre),
         },
     )
     .await?;

@@ -12,8 +12,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Database(#[from] idcard_db::DbError),
-    #[error("peers: {0}")]
-    Peers(#[from] idcard_server::PeerError),
+    #[error(transparent)]
+    Settings(#[from] idcard_server::settings::SettingsError),
     #[error(transparent)]
     Serve(#[from] idcard_server::ServeError),
 }

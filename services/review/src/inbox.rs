@@ -1,9 +1,14 @@
 //! `idcard.v1.ReviewInboxService`: applications delivered by acceptance services'
 //! outbox relays. A redelivered message (same message id) is acknowledged and changes
 //! nothing; so is a second message for an application already received.
+//!
+//! The auth layer lets only an acceptance service's certificate through; the peer it
+//! names is the actor of the audit entry.
 
 use std::sync::Arc;
 
+use idcard_audit::Entry;
+use idcard_auth::PeerService;
 use idcard_db::now_ms;
 use idcard_domain::{ApplicationKind, CitizenId, ReceiptNo, RegionCode, Stage, due_date};
 use idcard_proto::v1::review_inbox_service_server::ReviewInboxService;
@@ -13,10 +18,10 @@ use idcard_server::wire::{date_cst_of_ms, parse_uuid, required_text, timestamp_t
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::State;
 use crate::precheck::{self, Subject};
 use crate::store::{self, NewCase};
 use crate::wire::kind_from_wire;
+use crate::{State, audit};
 
 /// The inbox kind of an application from an acceptance service.
 pub const RECEIVE_APPLICATION: &str = "review.receive_application";
@@ -49,12 +54,18 @@ impl ReviewInboxService for Handlers {
         &self,
         request: Request<ReceiveApplicationRequest>,
     ) -> Result<Response<ReceiveApplicationResponse>, Status> {
+        // Absent only in insecure mode: then the sender's own word (`origin`) stands in.
+        let peer = request
+            .extensions()
+            .get::<PeerService>()
+            .map(|peer| peer.name().to_string());
         let mut request = request.into_inner();
         let received = check(&request).map_err(|errors| invalid_argument(&errors))?;
         self.check_peers(&request)?;
         normalise(&mut request, &received);
 
         let db = &self.state.db;
+        let keys = self.state.keys.current();
         let mut tx = db.begin().await.map_err(status::from_db)?;
         if !idcard_outbox::accept_inbound(&mut tx, received.message_id, RECEIVE_APPLICATION)
             .await
@@ -63,7 +74,7 @@ impl ReviewInboxService for Handlers {
             tracing::info!(message_id = %received.message_id, "duplicate message acknowledged");
             return Ok(Response::new(ReceiveApplicationResponse {}));
         }
-        let register = precheck::load(&mut tx, received.citizen_id.as_str(), received.application_id)
+        let register = precheck::load(&mut tx, &keys, received.citizen_id.as_str(), received.application_id)
             .await
             .map_err(status::from_db)?;
         let subject = Subject {
@@ -85,7 +96,22 @@ impl ReviewInboxService for Handlers {
             review_due_date: due_date(Stage::Review, date_cst_of_ms(received_at_ms), false),
             finding_count,
         };
-        let inserted = store::insert_case(&mut tx, &case).await.map_err(status::from_db)?;
+        let inserted = store::insert_case(&mut tx, &keys, &case)
+            .await
+            .map_err(status::from_db)?;
+        if inserted {
+            audit::record(
+                &mut tx,
+                Entry {
+                    actor: peer.as_deref().unwrap_or(&request.origin),
+                    role: audit::SERVICE_ROLE,
+                    action: audit::RECEIVE,
+                    target: &audit::application(received.application_id),
+                    detail: &format!("kind:{} findings:{finding_count}", received.kind),
+                },
+            )
+            .await?;
+        }
         tx.commit().await.map_err(status::from_db)?;
         if inserted {
             tracing::info!(citizen_id = %received.citizen_id.masked(), kind = %received.kind, finding_count, "application received");

@@ -14,11 +14,18 @@
 //! `delivery::ReviewDeliverer::on_delivered`), so the acceptance point hears
 //! "approved" before any production progress.
 //!
+//! Security (issue 6): the auth layer admits reviewers and auditors to
+//! `ReviewService` and only the acceptance service's certificate to the inbox; handlers
+//! apply the caller's jurisdictions (`actor`). Personal data is sealed at rest and found
+//! by blind indexes, all inside the `store` module, which also re-seals old values after
+//! a key rotation. Every state change and every read of a case is audited (`audit`).
+//!
 //! It must not read another service's tables, decide anything the domain crate
 //! decides (eligibility, validity, deadlines), or log personal data: citizen ids are
-//! masked and names, addresses and phones never reach a log. Personal data is read
-//! and written only in the `store` module, so that encryption at rest stays a change there.
+//! masked and names, addresses and phones never reach a log.
 
+mod actor;
+mod audit;
 mod case;
 pub mod config;
 mod decision;
@@ -33,12 +40,15 @@ mod store;
 mod wire;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use idcard_audit::Sealer;
+use idcard_crypto::KeySource;
 use idcard_db::{Db, MigrationSet};
 use idcard_outbox::{Relay, RelayHandle};
 use idcard_proto::v1::review_inbox_service_server::{self, ReviewInboxServiceServer};
 use idcard_proto::v1::review_service_server::{self, ReviewServiceServer};
-use idcard_server::Peers;
+use idcard_server::{Exposure, Peers};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -49,8 +59,10 @@ pub use error::Error;
 /// The port the review service listens on unless `IDCARD_LISTEN_ADDR` says otherwise.
 pub const DEFAULT_PORT: u16 = 50052;
 
-/// Largest request the service decodes: an import of 10,000 residents with their cards.
-const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// How often the audit sealer chains new entries.
+const AUDIT_SEAL_INTERVAL: Duration = Duration::from_millis(200);
+/// Rows the resealer re-seals per transaction after a key rotation.
+const RESEAL_BATCH: u32 = 200;
 
 /// The review service's tables (residents, cards, review cases), one folder per database.
 pub static MIGRATIONS: MigrationSet = MigrationSet {
@@ -58,9 +70,13 @@ pub static MIGRATIONS: MigrationSet = MigrationSet {
     postgres: &sqlx::migrate!("migrations/postgres"),
 };
 
+/// Every migration set of a review database, in order (`idctl migrate` applies them too).
+pub static MIGRATION_SETS: [&MigrationSet; 3] = [&idcard_outbox::MIGRATIONS, &idcard_audit::MIGRATIONS, &MIGRATIONS];
+
 /// What the handlers share.
 pub(crate) struct State {
     pub db: Db,
+    pub keys: KeySource,
     pub peers: Peers,
     pub relay: RelayHandle,
 }
@@ -74,57 +90,92 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Er
     serve_with_listener(config, listener, shutdown).await
 }
 
-/// Serves on `listener` until `shutdown`: connects and migrates the database, starts
-/// the outbox relay, serves gRPC (with health and reflection), and on shutdown drains
-/// in-flight calls, then stops the relay and closes the pool.
+/// Serves on `listener` until `shutdown`: loads the keys, connects and migrates the
+/// database, starts the outbox relay, the audit sealer, the key reload and the
+/// resealer, serves gRPC (TLS and the access policy per the settings, with health and
+/// reflection), and on shutdown drains in-flight calls, then stops the background tasks
+/// and closes the pool.
 pub async fn serve_with_listener(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let common = &config.common;
+    let keys = common.key_source()?;
     let peers = common.peers()?;
     let db = Db::connect(&common.database_url, &common.db_options()).await?;
-    db.migrate(&[&idcard_outbox::MIGRATIONS, &MIGRATIONS]).await?;
+    db.migrate(&MIGRATION_SETS).await?;
 
     let relay = Relay::new(
         db.clone(),
-        delivery::ReviewDeliverer::new(peers.clone()),
+        keys.clone(),
+        delivery::ReviewDeliverer::new(peers.clone(), keys.clone()),
         common.relay_config(),
     );
     let state = Arc::new(State {
         db: db.clone(),
+        keys: keys.clone(),
         peers,
         relay: relay.handle(),
     });
-    let relay_stop = CancellationToken::new();
-    let relay_task = tokio::spawn(relay.run(relay_stop.clone()));
+    let background = CancellationToken::new();
+    let relay_task = tokio::spawn(relay.run(background.clone()));
     // Messages left by a previous run go out without waiting for a poll.
     state.relay.wake();
+    let sealer_task = tokio::spawn(Sealer::new(db.clone(), AUDIT_SEAL_INTERVAL).run(background.clone()));
+    let reload_task = idcard_server::spawn_key_reload(keys.clone(), common.key_reload_interval, background.clone());
+    let reseal_db = db.clone();
+    let reseal_keys = keys.clone();
+    let reseal_task = idcard_server::spawn_resealer(
+        "review personal data",
+        common.key_reload_interval,
+        background.clone(),
+        move || {
+            let db = reseal_db.clone();
+            let keys = reseal_keys.current();
+            async move {
+                store::reseal_batch(&db, &keys, RESEAL_BATCH)
+                    .await
+                    .map_err(|err| err.to_string())
+            }
+        },
+    );
 
+    let max_bytes = common.max_request_bytes;
     let routes = Routes::new(
         ReviewServiceServer::from_arc(Arc::new(service::Handlers::new(Arc::clone(&state))))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(max_bytes),
     )
     .add_service(
         ReviewInboxServiceServer::from_arc(Arc::new(inbox::Handlers::new(Arc::clone(&state))))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(max_bytes),
     );
     tracing::info!(addr = ?listener.local_addr().ok(), "review service listening");
     let served = idcard_server::serve_grpc(
         listener,
-        routes,
-        &[
-            review_service_server::SERVICE_NAME,
-            review_inbox_service_server::SERVICE_NAME,
-        ],
+        Exposure {
+            routes,
+            service_names: &[
+                review_service_server::SERVICE_NAME,
+                review_inbox_service_server::SERVICE_NAME,
+            ],
+            policy: idcard_auth::policy::review(),
+            settings: common,
+        },
         shutdown,
     )
     .await;
 
-    relay_stop.cancel();
-    if let Err(err) = relay_task.await {
-        tracing::error!(error = %err, "outbox relay task failed");
+    background.cancel();
+    for (name, task) in [
+        ("outbox relay", relay_task),
+        ("audit sealer", sealer_task),
+        ("key reload", reload_task),
+        ("resealer", reseal_task),
+    ] {
+        if let Err(err) = task.await {
+            tracing::error!(task = name, error = %err, "background task failed");
+        }
     }
     db.close().await;
     tracing::info!("review service stopped");

@@ -2,6 +2,7 @@
 //! as it is now, and the eligibility rules of the domain policy applied to what the
 //! register says. The reviewer decides; findings never block a decision.
 
+use idcard_crypto::Keyring;
 use idcard_db::{DbError, Tx};
 use idcard_domain::{ApplicationKind, EligibilityFacts, Policy};
 use idcard_proto::v1;
@@ -27,16 +28,21 @@ pub struct RegisterView {
 }
 
 /// Reads the register for `citizen_id`; `None` when it has no record.
-pub async fn load(tx: &mut Tx, citizen_id: &str, application_id: Uuid) -> Result<Option<RegisterView>, DbError> {
-    let Some(resident) = store::find_resident(tx, citizen_id).await? else {
+pub async fn load(
+    tx: &mut Tx,
+    keys: &Keyring,
+    citizen_id: &str,
+    application_id: Uuid,
+) -> Result<Option<RegisterView>, DbError> {
+    let Some(resident) = store::find_resident(tx, keys, citizen_id).await? else {
         return Ok(None);
     };
-    let cards = store::cards_of(tx, citizen_id)
+    let cards = store::cards_of(tx, keys, citizen_id)
         .await?
         .into_iter()
         .filter(|card| card.application_id != Some(application_id))
         .collect();
-    let duplicate_records = store::has_duplicate_record(tx, &resident).await?;
+    let duplicate_records = store::has_duplicate_record(tx, keys, &resident).await?;
     Ok(Some(RegisterView {
         resident,
         cards,

@@ -80,7 +80,7 @@ impl std::fmt::Debug for Resident {
 }
 
 /// A card a resident holds or held.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Card {
     pub card_id: Uuid,
     pub citizen_id: String,
@@ -92,6 +92,17 @@ pub struct Card {
     /// The application this bureau issued it for; `None` for an imported card.
     pub application_id: Option<Uuid>,
     pub issued_at_ms: i64,
+}
+
+/// The holder's citizen id does not print.
+impl std::fmt::Debug for Card {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Card")
+            .field("card_id", &self.card_id)
+            .field("status", &self.status)
+            .field("application_id", &self.application_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A checked import row.

@@ -1,7 +1,12 @@
 //! `idcard.v1.ReviewService`: what a reviewer at the domicile bureau does.
+//!
+//! The auth layer has checked the caller's role; here the caller's jurisdictions apply:
+//! a list outside them, or an import with a resident outside them, is
+//! `PERMISSION_DENIED`; a case outside them is `NOT_FOUND`, exactly as an unknown one.
 
 use std::sync::Arc;
 
+use idcard_audit::Entry;
 use idcard_db::now_ms;
 use idcard_domain::CitizenId;
 use idcard_proto::v1::review_service_server::ReviewService;
@@ -15,16 +20,21 @@ use idcard_server::idempotent::{self, check_request_id};
 use idcard_server::status::{self, FieldError, invalid_argument};
 use idcard_server::wire::{date_to_wire, ms_to_timestamp, page_after, page_size, parse_uuid, required_text, today_cst};
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
-use crate::register::check_import;
+use crate::actor::Actor;
+use crate::decision::Decider;
+use crate::register::{ImportRow, check_import};
 use crate::store::{self, Upserted};
 use crate::wire::{kind_to_wire, optional_text};
-use crate::{State, decision};
+use crate::{State, audit, decision};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
 /// Bytes of field names and descriptions shown for one import at most.
 const IMPORT_ERROR_BYTES_SHOWN: usize = 3_000;
+/// Rows outside the caller's jurisdictions named in a refused import at most.
+const OUT_OF_SCOPE_ROWS_SHOWN: usize = 20;
 
 pub struct Handlers {
     state: Arc<State>,
@@ -43,6 +53,7 @@ impl ReviewService for Handlers {
         &self,
         request: Request<ListPendingApplicationsRequest>,
     ) -> Result<Response<ListPendingApplicationsResponse>, Status> {
+        let actor = Actor::of(&request);
         let request = request.into_inner();
         let mut errors = Vec::new();
         let jurisdiction = check_jurisdiction(&request.jurisdiction_code)
@@ -57,10 +68,16 @@ impl ReviewService for Handlers {
         let (Some(jurisdiction), Some(size), Some(after)) = (jurisdiction, size, after) else {
             return Err(invalid_argument(&errors));
         };
+        if !actor.can_see_region(jurisdiction) {
+            return Err(Status::permission_denied(format!(
+                "jurisdiction {jurisdiction} is outside the caller's jurisdictions"
+            )));
+        }
         let (lowest, highest) = jurisdiction_range(jurisdiction);
         let size = usize::try_from(size).unwrap_or(usize::MAX);
         let limit = i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1);
-        let mut rows = store::list_pending(&self.state.db, &lowest, &highest, after.unwrap_or(0), limit)
+        let keys = self.state.keys.current();
+        let mut rows = store::list_pending(&self.state.db, &keys, &lowest, &highest, after.unwrap_or(0), limit)
             .await
             .map_err(status::from_db)?;
         let next_page_token = if rows.len() > size {
@@ -96,11 +113,26 @@ impl ReviewService for Handlers {
         &self,
         request: Request<ReviewServiceGetApplicationRequest>,
     ) -> Result<Response<ReviewServiceGetApplicationResponse>, Status> {
+        let actor = Actor::of(&request);
         let application_id =
             parse_uuid("application_id", &request.get_ref().application_id).map_err(|e| invalid_argument(&[e]))?;
+        let keys = self.state.keys.current();
+        // A write transaction: the read of personal data is audited with it.
         let mut tx = self.state.db.begin().await.map_err(status::from_db)?;
-        let case = decision::find_case(&mut tx, application_id).await?;
-        let review_case = decision::review_case(&mut tx, &case).await?;
+        let case = decision::find_case(&mut tx, &keys, &actor, application_id).await?;
+        let review_case = decision::review_case(&mut tx, &keys, &case).await?;
+        audit::record(
+            &mut tx,
+            Entry {
+                actor: actor.name(),
+                role: actor.role(),
+                action: audit::READ,
+                target: &audit::application(application_id),
+                detail: "",
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(status::from_db)?;
         Ok(Response::new(ReviewServiceGetApplicationResponse {
             review_case: Some(review_case),
         }))
@@ -111,15 +143,14 @@ impl ReviewService for Handlers {
         &self,
         request: Request<ApproveApplicationRequest>,
     ) -> Result<Response<ApproveApplicationResponse>, Status> {
+        let actor = Actor::of(&request);
         let request = request.into_inner();
         let mut errors = Vec::new();
         check_request_id(&request.request_id).unwrap_or_else(|e| errors.push(e));
         let application_id = parse_uuid("application_id", &request.application_id)
             .map_err(|e| errors.push(e))
             .ok();
-        let reviewer = required_text("reviewer", &request.reviewer, 64)
-            .map_err(|e| errors.push(e))
-            .ok();
+        let reviewer = recorded_reviewer(&actor, &request.reviewer, &mut errors);
         let note = optional_text("note", &request.note, 500)
             .map_err(|e| errors.push(e))
             .ok();
@@ -129,12 +160,19 @@ impl ReviewService for Handlers {
         if !errors.is_empty() {
             return Err(invalid_argument(&errors));
         }
+        decision::check_visible(&self.state.db, &actor, application_id).await?;
+        let keys = self.state.keys.current();
+        let decider = Decider {
+            actor: &actor,
+            reviewer: &reviewer,
+        };
         let (response, new) = idempotent::run(
             &self.state.db,
+            &keys,
             "idcard.v1.ReviewService/ApproveApplication",
             &request.request_id,
             &request,
-            async |tx| decision::approve(tx, application_id, &reviewer, &note).await,
+            async |tx| decision::approve(tx, &keys, &decider, application_id, &note).await,
         )
         .await?;
         if new {
@@ -149,15 +187,14 @@ impl ReviewService for Handlers {
         &self,
         request: Request<RejectApplicationRequest>,
     ) -> Result<Response<RejectApplicationResponse>, Status> {
+        let actor = Actor::of(&request);
         let request = request.into_inner();
         let mut errors = Vec::new();
         check_request_id(&request.request_id).unwrap_or_else(|e| errors.push(e));
         let application_id = parse_uuid("application_id", &request.application_id)
             .map_err(|e| errors.push(e))
             .ok();
-        let reviewer = required_text("reviewer", &request.reviewer, 64)
-            .map_err(|e| errors.push(e))
-            .ok();
+        let reviewer = recorded_reviewer(&actor, &request.reviewer, &mut errors);
         let rejection = decision::check_rejection(&request, &mut errors);
         let (Some(application_id), Some(reviewer)) = (application_id, reviewer) else {
             return Err(invalid_argument(&errors));
@@ -165,12 +202,19 @@ impl ReviewService for Handlers {
         if !errors.is_empty() {
             return Err(invalid_argument(&errors));
         }
+        decision::check_visible(&self.state.db, &actor, application_id).await?;
+        let keys = self.state.keys.current();
+        let decider = Decider {
+            actor: &actor,
+            reviewer: &reviewer,
+        };
         let (response, new) = idempotent::run(
             &self.state.db,
+            &keys,
             "idcard.v1.ReviewService/RejectApplication",
             &request.request_id,
             &request,
-            async |tx| decision::reject(tx, application_id, rejection, &reviewer).await,
+            async |tx| decision::reject(tx, &keys, &decider, application_id, rejection).await,
         )
         .await?;
         if new {
@@ -188,6 +232,7 @@ impl ReviewService for Handlers {
         &self,
         request: Request<ImportResidentsRequest>,
     ) -> Result<Response<ImportResidentsResponse>, Status> {
+        let actor = Actor::of(&request);
         let request = request.into_inner();
         let mut errors = Vec::new();
         check_request_id(&request.request_id).unwrap_or_else(|e| errors.push(e));
@@ -201,8 +246,11 @@ impl ReviewService for Handlers {
         let Some(rows) = rows.filter(|_| errors.is_empty()) else {
             return Err(import_errors(errors));
         };
+        check_import_scope(&actor, &rows)?;
+        let keys = self.state.keys.current();
         let (response, _) = idempotent::run(
             &self.state.db,
+            &keys,
             "idcard.v1.ReviewService/ImportResidents",
             &request.request_id,
             &request,
@@ -211,14 +259,14 @@ impl ReviewService for Handlers {
                 let mut response = ImportResidentsResponse::default();
                 let mut errors = Vec::new();
                 for (i, row) in rows.iter().enumerate() {
-                    match store::upsert_resident(tx, &row.resident, now)
+                    match store::upsert_resident(tx, &keys, &row.resident, now)
                         .await
                         .map_err(status::from_db)?
                     {
                         Upserted::Inserted => response.inserted += 1,
                         Upserted::Updated => response.updated += 1,
                     }
-                    let foreign = store::upsert_imported_cards(tx, &row.resident.citizen_id, &row.cards)
+                    let foreign = store::upsert_imported_cards(tx, &keys, &row.resident.citizen_id, &row.cards)
                         .await
                         .map_err(status::from_db)?;
                     errors.extend(foreign.into_iter().map(|j| {
@@ -229,11 +277,26 @@ impl ReviewService for Handlers {
                     }));
                 }
                 // Nothing is loaded unless every row is: the transaction rolls back.
-                if errors.is_empty() {
-                    Ok(response)
-                } else {
-                    Err(import_errors(errors))
+                if !errors.is_empty() {
+                    return Err(import_errors(errors));
                 }
+                audit::record(
+                    tx,
+                    Entry {
+                        actor: actor.name(),
+                        role: actor.role(),
+                        action: audit::IMPORT,
+                        target: &format!("resident_import:{}", Uuid::now_v7()),
+                        detail: &format!(
+                            "rows:{} inserted:{} updated:{}",
+                            rows.len(),
+                            response.inserted,
+                            response.updated
+                        ),
+                    },
+                )
+                .await?;
+                Ok(response)
             },
         )
         .await?;
@@ -244,6 +307,48 @@ impl ReviewService for Handlers {
         );
         Ok(Response::new(response))
     }
+}
+
+/// The reviewer recorded on a decision: the token subject. The request's free-text
+/// `reviewer` counts only without a token (insecure mode), and is required then.
+fn recorded_reviewer(actor: &Actor, requested: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    match actor.subject() {
+        Some(subject) => Some(subject.to_string()),
+        None => required_text("reviewer", requested, 64)
+            .map_err(|e| errors.push(e))
+            .ok(),
+    }
+}
+
+/// `PERMISSION_DENIED` naming the rows whose domicile is outside the caller's
+/// jurisdictions; nothing is loaded then.
+fn check_import_scope(actor: &Actor, rows: &[ImportRow]) -> Result<(), Status> {
+    let outside: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| !actor.can_see_region(&row.resident.domicile_region_code))
+        .map(|(i, row)| {
+            format!(
+                "residents[{i}].domicile_region_code {}",
+                row.resident.domicile_region_code
+            )
+        })
+        .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    let mut named = outside
+        .iter()
+        .take(OUT_OF_SCOPE_ROWS_SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if outside.len() > OUT_OF_SCOPE_ROWS_SHOWN {
+        named.push_str(&format!(" and {} more", outside.len() - OUT_OF_SCOPE_ROWS_SHOWN));
+    }
+    Err(Status::permission_denied(format!(
+        "outside the caller's jurisdictions, nothing imported: {named}"
+    )))
 }
 
 /// A jurisdiction: a GB/T 2260 code or a prefix of one, 2 to 6 digits.

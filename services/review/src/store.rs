@@ -1,25 +1,31 @@
 //! All SQL of the review service, and the only place that reads or writes personal
-//! data (citizen ids, card items, photos inside the stored request, phones), so that
-//! encryption at rest is a change here and nowhere else.
+//! data (citizen ids, card items, photos inside the stored request, fingerprints,
+//! phones). Personal data is sealed here on the way in and opened on the way out
+//! ([`sealing`]); callers hand in the keyring and never see ciphertext.
 //!
-//! Functions take `&mut Tx` so that a handler puts a state change and its outbox row in
-//! one transaction. Calendar dates are stored as `YYYY-MM-DD` text, instants as epoch
-//! milliseconds, ids as UUIDs, and messages kept whole as prost-encoded blobs.
+//! Functions take `&mut Tx` so that a handler puts a state change, its audit entry and
+//! its outbox row in one transaction. Calendar dates are stored as `YYYY-MM-DD` text,
+//! instants as epoch milliseconds, ids as UUIDs, and messages kept whole as
+//! prost-encoded blobs.
 
 mod cases;
 mod register;
+mod reseal;
+mod sealing;
 
 use idcard_db::DbError;
 use time::Date;
 use time::macros::format_description;
 
 pub use cases::{
-    NewCase, find_case, insert_case, list_pending, mark_production_ordered, record_approval, record_rejection,
+    Approval, NewCase, case_region, find_case, insert_case, list_pending, mark_production_ordered, record_approval,
+    record_rejection,
 };
 pub use register::{
     Upserted, cards_of, find_resident, has_duplicate_record, insert_card, invalidate_cards_except,
     upsert_imported_cards, upsert_resident,
 };
+pub use reseal::reseal_batch;
 
 const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]");
@@ -39,4 +45,13 @@ fn corrupt(what: String) -> DbError {
 
 fn decode<M: prost::Message + Default>(what: &str, bytes: &[u8]) -> Result<M, DbError> {
     M::decode(bytes).map_err(|err| corrupt(format!("stored {what}: {err}")))
+}
+
+/// `$first, $first+1, ...` for `count` values, for an `IN (...)` list of blind indexes
+/// (one per index key while an index key is being rotated).
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

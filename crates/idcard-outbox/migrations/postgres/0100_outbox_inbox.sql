@@ -6,7 +6,9 @@ CREATE TABLE outbox (
     kind TEXT NOT NULL,
     -- Messages with the same destination and ordering key are delivered in seq order.
     ordering_key TEXT NOT NULL,
+    -- The encoded request, sealed with the key of `sealed_for` (it carries personal data).
     payload BYTEA NOT NULL,
+    sealed_for TEXT NOT NULL CHECK (sealed_for IN ('data', 'biometric')),
     trace_context TEXT,
     state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
     attempts INTEGER NOT NULL DEFAULT 0,

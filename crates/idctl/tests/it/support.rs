@@ -5,7 +5,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use idcard_auth::{ALL_SCOPE, Role};
 use idcard_testkit::TestDb;
+use idctl::security::DevSecurity;
 use idctl::stack::Stack;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +18,8 @@ pub struct Urls {
     pub acceptance: String,
     pub review: String,
     pub production: String,
+    /// The stack's development security material (CA, token key), if a stack runs.
+    pub security: Option<DevSecurity>,
 }
 
 impl Default for Urls {
@@ -25,8 +29,22 @@ impl Default for Urls {
             acceptance: nowhere.clone(),
             review: nowhere.clone(),
             production: nowhere,
+            security: None,
         }
     }
+}
+
+/// The role a command acts in, by its first word, with a token for any scope.
+fn token_for(security: &DevSecurity, args: &[&str]) -> Option<String> {
+    let role = match args.first().copied() {
+        Some("acceptance") => Role::Clerk,
+        Some("review" | "register") => Role::Reviewer,
+        Some("production") => Role::ProductionOperator,
+        _ => return None,
+    };
+    security
+        .token("idctl-test", role, &[ALL_SCOPE], Duration::from_secs(600))
+        .expect("token")
 }
 
 /// What a run of the binary left behind.
@@ -61,7 +79,16 @@ fn command(urls: &Urls, args: &[&str]) -> Command {
         .env("IDCARD_REVIEW_URL", &urls.review)
         .env("IDCARD_PRODUCTION_URL", &urls.production)
         .env_remove("IDCARD_DATABASE_URL")
+        .env_remove("IDCARD_TOKEN")
         .stdin(Stdio::null());
+    if let Some(security) = &urls.security {
+        if let Some(ca) = security.ca_cert() {
+            command.env("IDCARD_CA_CERT", ca);
+        }
+        if let Some(token) = token_for(security, args) {
+            command.env("IDCARD_TOKEN", token);
+        }
+    }
     command
 }
 
@@ -103,6 +130,7 @@ pub struct TestStack {
     shutdown: CancellationToken,
     stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dbs: Vec<TestDb>,
+    _security_dir: tempfile::TempDir,
 }
 
 impl TestStack {
@@ -112,11 +140,16 @@ impl TestStack {
             TestDb::fresh("review").await,
             TestDb::fresh("production").await,
         ];
-        let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0])
+        idcard_auth::install_crypto_provider();
+        let security_dir = tempfile::tempdir().expect("temp dir");
+        let security = DevSecurity::ensure(security_dir.path(), false).expect("development security");
+        let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0], security.clone())
             .await
             .expect("bind three ports");
         let (acceptance, review, production) = stack.urls();
-        let configs = stack.configs(dbs[0].url.clone(), dbs[1].url.clone(), dbs[2].url.clone());
+        let configs = stack
+            .configs(dbs[0].url.clone(), dbs[1].url.clone(), dbs[2].url.clone())
+            .expect("configurations");
         let shutdown = CancellationToken::new();
         let running = stack.spawn(configs, shutdown.clone());
         let stopped = tokio::spawn(running.wait(shutdown.clone()));
@@ -125,11 +158,13 @@ impl TestStack {
                 acceptance,
                 review,
                 production,
+                security: Some(security),
             },
             acceptance_db: dbs[0].url.clone(),
             shutdown,
             stopped,
             _dbs: dbs,
+            _security_dir: security_dir,
         }
     }
 

@@ -9,10 +9,15 @@ CREATE TABLE jobs (
     acceptance_point_code TEXT NOT NULL,
     -- The acceptance service (a peer name) that progress is reported to.
     origin TEXT NOT NULL,
-    -- Personal data: read and written only by store.rs.
-    citizen_id TEXT NOT NULL,
-    -- The production order as received (prost-encoded), personal data included.
+    -- Personal data, sealed (idcard-crypto, data key) and bound to the row: read and
+    -- written only by store.rs. No blind index: nothing looks a job up by citizen id.
+    citizen_id_sealed BLOB NOT NULL,
+    -- The production order as received (prost-encoded, card items and photo included),
+    -- sealed like citizen_id_sealed.
     order_data BLOB NOT NULL,
+    -- The data key both values are sealed under: the re-sealer finds the rows an older
+    -- key sealed without opening every value.
+    data_key_id TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('in_production', 'passed', 'dispatched')),
     remake_count INTEGER NOT NULL DEFAULT 0,
     tracking_number TEXT,
@@ -23,6 +28,8 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_state ON jobs (state, seq);
 CREATE INDEX jobs_acceptance_point ON jobs (acceptance_point_code, seq);
+-- The re-sealer's look-up of rows sealed under an older key.
+CREATE INDEX jobs_data_key ON jobs (data_key_id);
 
 -- Each check of a produced card's printed and chip data; attempt n follows n - 1 remakes.
 CREATE TABLE quality_checks (

@@ -7,7 +7,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::support::{FakeAcceptance, TestApp, steps, unused_addr};
+use crate::support::{FakeAcceptance, TestApp, steps, tls_channel, unused_addr};
 
 #[tokio::test]
 async fn updates_reach_an_acceptance_service_started_late_once_each() {
@@ -47,12 +47,8 @@ async fn health_reports_both_services_serving() {
     // Arrange
     let acceptance = FakeAcceptance::start().await;
     let app = TestApp::spawn(acceptance.addr).await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut health = HealthClient::new(channel);
+    // No token: health answers anyone.
+    let mut health = HealthClient::new(tls_channel(app.addr, None));
 
     for service in ["idcard.v1.ProductionService", "idcard.v1.ProductionInboxService", ""] {
         // Act

@@ -5,7 +5,7 @@ use idcard_server::wire::{date_cst_of_ms, date_to_wire, timestamp_to_ms};
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{ACCEPTANCE_POINT, FakeAcceptance, ORIGIN, TestApp, order, steps};
+use crate::support::{ACCEPTANCE_POINT, CENTRE, FakeAcceptance, ORIGIN, TestApp, order, steps};
 
 #[tokio::test]
 async fn an_order_creates_a_job_in_production_and_reports_started() {
@@ -37,7 +37,7 @@ async fn an_order_creates_a_job_in_production_and_reports_started() {
         Uuid::parse_str(&updates[0].message_id).is_ok(),
         "the relay fills in the message id"
     );
-    assert_eq!(updates[0].operator, "production-test");
+    assert_eq!(updates[0].operator, CENTRE, "this centre reports the start");
     assert!(updates[0].at.is_some());
 }
 

@@ -3,7 +3,7 @@ use idcard_server::status::{reason_codes, violated_fields};
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{FakeAcceptance, TestApp, check_request, steps};
+use crate::support::{FakeAcceptance, OPERATOR, TestApp, check_request, steps};
 
 #[tokio::test]
 async fn a_failed_check_remakes_the_card_and_every_step_is_reported_in_order() {
@@ -29,7 +29,10 @@ async fn a_failed_check_remakes_the_card_and_every_step_is_reported_in_order() {
         failed.checks[0].defects,
         ["chip data does not match print", "photo blurred"]
     );
-    assert_eq!(failed.checks[0].operator, "qc-operator-7");
+    assert_eq!(
+        failed.checks[0].operator, OPERATOR,
+        "the token's subject, not the request's field"
+    );
     assert_eq!(passed.state(), JobState::Passed);
     assert_eq!(passed.remake_count, 1);
     assert_eq!(passed.checks.len(), 2);
@@ -51,9 +54,9 @@ async fn a_failed_check_remakes_the_card_and_every_step_is_reported_in_order() {
     );
     assert!(updates.iter().all(|u| u.application_id == job.application_id));
     assert_eq!(updates[1].detail, "chip data does not match print; photo blurred");
-    assert_eq!(updates[1].operator, "qc-operator-7");
+    assert_eq!(updates[1].operator, OPERATOR);
     assert_eq!(updates[3].detail, "SF1234567890");
-    assert_eq!(updates[3].operator, "dispatcher-2");
+    assert_eq!(updates[3].operator, OPERATOR);
 }
 
 #[tokio::test]
@@ -74,7 +77,7 @@ async fn a_failed_check_without_defects_is_refused_naming_defects() {
 }
 
 #[tokio::test]
-async fn a_check_with_bad_fields_names_each_field() {
+async fn a_check_with_bad_fields_names_each_field_and_takes_the_operator_from_the_token() {
     // Arrange
     let acceptance = FakeAcceptance::start().await;
     let mut app = TestApp::spawn(acceptance.addr).await;
@@ -87,10 +90,7 @@ async fn a_check_with_bad_fields_names_each_field() {
 
     // Assert
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(
-        violated_fields(&status),
-        ["request_id", "job_id", "operator", "defects[1]"]
-    );
+    assert_eq!(violated_fields(&status), ["request_id", "job_id", "defects[1]"]);
 }
 
 #[tokio::test]

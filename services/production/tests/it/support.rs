@@ -1,7 +1,11 @@
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use idcard_auth::dev_pki::{self, DevPki};
+use idcard_auth::{Issuer, Role, generate_signing_key};
+use idcard_db::{Db, DbOptions};
 use idcard_domain::ReceiptNo;
 use idcard_proto::v1::acceptance_inbox_service_server::{AcceptanceInboxService, AcceptanceInboxServiceServer};
 use idcard_proto::v1::production_inbox_service_client::ProductionInboxServiceClient;
@@ -16,15 +20,90 @@ use production::Config;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 /// The peer name the fake acceptance service is known by, and the orders' origin.
 pub const ORIGIN: &str = "acceptance-test";
 pub const ACCEPTANCE_POINT: &str = "440305-01";
+/// The production centre the service under test is: operators' scopes name it.
+pub const CENTRE: &str = "production-test";
+/// The subject of the operator token `TestApp::production` carries.
+pub const OPERATOR: &str = "operator-7";
 /// A valid citizen id (GB 11643 example): born 1949-12-31, female.
 pub const CITIZEN_ID: &str = "11010519491231002X";
+pub const NAME: &str = "王秀英";
+pub const ADDRESS: &str = "北京市西城区某街道 1 号";
+/// Recognisable bytes inside the order's photo.
+pub const PHOTO_MARK: &[u8] = b"photo of the applicant";
+
+/// One development PKI and token signing key for the whole test binary.
+pub struct Security {
+    pub pki: DevPki,
+    issuer: Issuer,
+    /// `kid=PATH` of the issuer's public key, as the service is configured with it.
+    public_keys: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn security() -> &'static Security {
+    static SECURITY: OnceLock<Security> = OnceLock::new();
+    SECURITY.get_or_init(|| {
+        idcard_auth::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let pki = dev_pki::ensure(&dir.path().join("pki")).unwrap();
+        let signing = generate_signing_key(&dir.path().join("tokens"), "test-1").unwrap();
+        Security {
+            pki,
+            issuer: Issuer::from_key_files(&signing).unwrap(),
+            public_keys: format!("{}={}", signing.kid, signing.public_key.display()),
+            _dir: dir,
+        }
+    })
+}
+
+/// A bearer token for `subject` with `role` over `scope`, valid for an hour.
+pub fn token(subject: &str, role: Role, scope: &[&str]) -> String {
+    let scope = scope.iter().map(|s| s.to_string()).collect();
+    security()
+        .issuer
+        .issue(subject, role, scope, Duration::from_secs(3600))
+        .unwrap()
+}
+
+/// Puts `authorization: Bearer <token>` on every call (nothing when there is no token).
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// A lazily connected TLS channel to `addr`: trusting the development CA, presenting
+/// `service`'s certificate when one is named (as a peer service's relay does).
+pub fn tls_channel(addr: SocketAddr, service: Option<&str>) -> Channel {
+    let pki = &security().pki;
+    let tls = match service {
+        Some(service) => pki.service(service).unwrap().client_config().unwrap(),
+        None => idcard_auth::client_config_with_ca(&pki.ca_cert).unwrap(),
+    };
+    Endpoint::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect_lazy()
+}
 
 /// What the fake acceptance inbox received, in arrival order.
 #[derive(Clone, Default)]
@@ -71,16 +150,26 @@ impl AcceptanceInboxService for FakeInbox {
         Err(Status::unimplemented("the production service sends no decisions"))
     }
 
+    /// Takes updates only over mutual TLS from the production service's certificate, as
+    /// the real acceptance service does.
     async fn receive_production_update(
         &self,
         request: Request<ReceiveProductionUpdateRequest>,
     ) -> Result<Response<ReceiveProductionUpdateResponse>, Status> {
+        let peer = idcard_auth::peer_certificates(request.extensions())
+            .and_then(|certs| certs.first().and_then(idcard_auth::service_of_certificate));
+        if peer.as_deref() != Some("production") {
+            return Err(Status::unauthenticated(format!(
+                "expected the production service's certificate, got {peer:?}"
+            )));
+        }
         self.received.0.lock().unwrap().push(request.into_inner());
         Ok(Response::new(ReceiveProductionUpdateResponse {}))
     }
 }
 
-/// A fake `idcard.v1.AcceptanceInboxService` that records what it receives.
+/// A fake `idcard.v1.AcceptanceInboxService`, served over TLS with the acceptance
+/// service's development certificate, that records what it receives.
 pub struct FakeAcceptance {
     pub received: Received,
     pub addr: SocketAddr,
@@ -99,9 +188,12 @@ impl FakeAcceptance {
         let service = AcceptanceInboxServiceServer::new(FakeInbox {
             received: received.clone(),
         });
+        let tls = security().pki.service("acceptance").unwrap().server_config().unwrap();
         let stopped = stop.clone().cancelled_owned();
         tokio::spawn(
             tonic::transport::Server::builder()
+                .tls_config(tls)
+                .unwrap()
                 .add_service(service)
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped),
         );
@@ -120,13 +212,18 @@ pub async fn unused_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap()
 }
 
-/// The production service running on a fresh database, reporting to `acceptance`.
+/// The production service running on a fresh database with TLS, bearer tokens and its
+/// own key file, reporting to `acceptance`.
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub production: ProductionServiceClient<Channel>,
+    /// Carries an operator token of this centre (subject [`OPERATOR`]).
+    pub production: ProductionServiceClient<Authed>,
+    /// Presents the review service's certificate.
     pub inbox: ProductionInboxServiceClient<Channel>,
+    pub key_file: PathBuf,
+    pub db: TestDb,
     stop: CancellationToken,
-    _db: TestDb,
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for TestApp {
@@ -140,15 +237,26 @@ impl TestApp {
         if std::env::var_os("IDCARD_TEST_LOG").is_some() {
             idcard_server::init_tracing(false);
         }
+        let security = security();
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("keys");
+        idcard_crypto::Keyring::generate(&key_file).unwrap();
         let db = TestDb::fresh("production").await;
         let mut config = Config::for_database(db.url.clone());
-        config.common.instance_name = Some("production-test".to_string());
-        config.common.peers = format!("{ORIGIN}=http://{acceptance}");
+        config.common.instance_name = Some(CENTRE.to_string());
+        config.common.peers = format!("{ORIGIN}=https://{acceptance}");
         config.common.peer_timeout = Duration::from_secs(2);
         config.common.relay_poll_interval = Duration::from_millis(50);
         config.common.relay_base_backoff = Duration::from_millis(20);
         config.common.relay_max_backoff = Duration::from_millis(200);
         config.common.relay_max_attempts = 1000;
+        config.common.key_file = Some(key_file.clone());
+        config.common.key_reload_interval = Duration::from_millis(100);
+        config.common.auth.auth_public_keys = security.public_keys.clone();
+        config
+            .common
+            .auth
+            .set_tls_files(security.pki.service("production").unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
@@ -158,18 +266,44 @@ impl TestApp {
                 panic!("production service failed: {err}");
             }
         });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
         TestApp {
             addr,
-            production: ProductionServiceClient::new(channel.clone()),
-            inbox: ProductionInboxServiceClient::new(channel),
+            production: production_client(addr, Some(&token(OPERATOR, Role::ProductionOperator, &[CENTRE]))),
+            inbox: ProductionInboxServiceClient::new(tls_channel(addr, Some("review"))),
+            key_file,
+            db,
             stop,
-            _db: db,
+            _dir: dir,
         }
+    }
+
+    /// A client of the production service carrying a token for `subject` with `role`
+    /// over `scope`.
+    pub fn production_as(&self, subject: &str, role: Role, scope: &[&str]) -> ProductionServiceClient<Authed> {
+        production_client(self.addr, Some(&token(subject, role, scope)))
+    }
+
+    /// A client of the production service sending no token.
+    pub fn production_without_token(&self) -> ProductionServiceClient<Authed> {
+        production_client(self.addr, None)
+    }
+
+    /// A client of the inbox presenting `service`'s certificate, or none.
+    pub fn inbox_as(&self, service: Option<&str>) -> ProductionInboxServiceClient<Channel> {
+        ProductionInboxServiceClient::new(tls_channel(self.addr, service))
+    }
+
+    /// A second handle on the service's database, for looking at what it stored.
+    pub async fn database(&self) -> Db {
+        Db::connect(&self.db.url, &DbOptions::default()).await.unwrap()
+    }
+
+    /// The SQLite database's directory (`None` on PostgreSQL).
+    pub fn sqlite_dir(&self) -> Option<&Path> {
+        self.db
+            .url
+            .strip_prefix("sqlite:")
+            .map(|path| Path::new(path).parent().unwrap())
     }
 
     /// Sends `order` and expects it acknowledged.
@@ -215,6 +349,13 @@ impl TestApp {
     }
 }
 
+fn production_client(addr: SocketAddr, token: Option<&str>) -> ProductionServiceClient<Authed> {
+    let bearer = Bearer(token.map(|token| format!("Bearer {token}").parse().unwrap()));
+    ProductionServiceClient::with_interceptor(tls_channel(addr, None), bearer)
+}
+
+/// A check request. The `operator` field names someone else than the token: the
+/// service records the token's subject.
 pub fn check_request(job_id: &str, passed: bool, defects: &[&str]) -> RecordQualityCheckRequest {
     RecordQualityCheckRequest {
         request_id: Uuid::now_v7().to_string(),
@@ -245,7 +386,7 @@ pub fn order(application_id: Uuid) -> ReceiveProductionOrderRequest {
         origin: ORIGIN.to_string(),
         card_items: Some(CardItems {
             citizen_id: CITIZEN_ID.to_string(),
-            name: "王秀英".to_string(),
+            name: NAME.to_string(),
             sex: Sex::Female.into(),
             ethnicity: "汉".to_string(),
             birth_date: Some(CalendarDate {
@@ -253,9 +394,9 @@ pub fn order(application_id: Uuid) -> ReceiveProductionOrderRequest {
                 month: 12,
                 day: 31,
             }),
-            domicile_address: "北京市西城区某街道 1 号".to_string(),
+            domicile_address: ADDRESS.to_string(),
         }),
-        photo: vec![0xFF, 0xD8, 0xFF, 0xE0],
+        photo: [&[0xFF, 0xD8, 0xFF, 0xE0][..], PHOTO_MARK].concat(),
         issuance: Some(Issuance {
             validity_start: Some(CalendarDate {
                 year: 2026,

@@ -1,40 +1,52 @@
 //! `residents` and `cards`: the household register and the cards of each resident.
+//!
+//! A resident is found by the blind index of their citizen id; their card items and
+//! phone are sealed with the data key. Cards carry the holder's blind index only.
 
+use std::str::FromStr;
+
+use idcard_crypto::Keyring;
 use idcard_db::{DbError, Tx, on_tx};
 use idcard_domain::Sex;
-use std::str::FromStr;
 use uuid::Uuid;
 
-use super::{corrupt, date_from_sql, date_to_sql};
+use super::sealing::{citizen_index, citizen_indexes, marker, open_text, seal_text};
+use super::{corrupt, date_from_sql, date_to_sql, placeholders};
 use crate::register::{Card, CardStatus, Resident};
 
 type ResidentColumns = (
+    Uuid,
+    Vec<u8>,
+    Vec<u8>,
     String,
-    String,
-    String,
-    String,
-    String,
-    String,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
     String,
     bool,
-    String,
+    Vec<u8>,
     bool,
     bool,
     bool,
 );
 
-pub async fn find_resident(tx: &mut Tx, citizen_id: &str) -> Result<Option<Resident>, DbError> {
+pub async fn find_resident(tx: &mut Tx, keys: &Keyring, citizen_id: &str) -> Result<Option<Resident>, DbError> {
+    let indexes = citizen_indexes(keys, citizen_id);
+    let sql = format!(
+        "SELECT resident_id, citizen_id_sealed, name_sealed, sex, ethnicity_sealed, birth_date_sealed, \
+         domicile_address_sealed, domicile_region_code, fingerprint_on_record, phone_sealed, record_locked, bad_credit, \
+         forged_documents_on_record FROM residents WHERE citizen_id_index IN ({})",
+        placeholders(1, indexes.len())
+    );
     let row: Option<ResidentColumns> = on_tx!(tx, |conn| {
-        sqlx::query_as(
-            "SELECT citizen_id, name, sex, ethnicity, birth_date, domicile_address, domicile_region_code, \
-             fingerprint_on_record, phone, record_locked, bad_credit, forged_documents_on_record \
-             FROM residents WHERE citizen_id = $1",
-        )
-        .bind(citizen_id)
-        .fetch_optional(conn)
-        .await?
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+        for index in &indexes {
+            query = query.bind(index.as_slice());
+        }
+        query.fetch_optional(conn).await?
     });
     let Some((
+        id,
         citizen_id,
         name,
         sex,
@@ -51,39 +63,65 @@ pub async fn find_resident(tx: &mut Tx, citizen_id: &str) -> Result<Option<Resid
     else {
         return Ok(None);
     };
+    let open = |column: &str, sealed: &[u8]| open_text(keys, column, &id, sealed);
     Ok(Some(Resident {
-        citizen_id,
-        name,
+        citizen_id: open(CITIZEN_ID, &citizen_id)?,
+        name: open(NAME, &name)?,
         sex: Sex::from_str(&sex).map_err(|err| corrupt(err.to_string()))?,
-        ethnicity,
-        birth_date: date_from_sql(&birth)?,
-        domicile_address: address,
+        ethnicity: open(ETHNICITY, &ethnicity)?,
+        birth_date: date_from_sql(&open(BIRTH_DATE, &birth)?)?,
+        domicile_address: open(ADDRESS, &address)?,
         domicile_region_code: region,
         fingerprint_on_record: fingerprint,
-        phone,
+        phone: open(PHONE, &phone)?,
         record_locked: locked,
         bad_credit,
         forged_documents_on_record: forged,
     }))
 }
 
+// The sealed columns of `residents`, as their values' associated data names them.
+pub(super) const CITIZEN_ID: &str = "residents.citizen_id";
+pub(super) const NAME: &str = "residents.name";
+pub(super) const ETHNICITY: &str = "residents.ethnicity";
+pub(super) const BIRTH_DATE: &str = "residents.birth_date";
+pub(super) const ADDRESS: &str = "residents.domicile_address";
+pub(super) const PHONE: &str = "residents.phone";
+
+/// The text behind the identity index: name, sex, birth date and address, white space
+/// collapsed, each part length-prefixed so that no two tuples give the same text.
+fn identity_text(resident: &Resident) -> String {
+    let collapse = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let parts = [
+        collapse(&resident.name),
+        resident.sex.as_str().to_string(),
+        date_to_sql(resident.birth_date),
+        collapse(&resident.domicile_address),
+    ];
+    parts.iter().fold(String::from("resident_identity"), |mut text, part| {
+        text.push_str(&format!("|{}:{part}", part.chars().count()));
+        text
+    })
+}
+
 /// Whether another record (another citizen id) has the same name, sex, birth date and
-/// domicile address: the same person registered twice.
-pub async fn has_duplicate_record(tx: &mut Tx, resident: &Resident) -> Result<bool, DbError> {
-    let count: i64 = on_tx!(tx, |conn| {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM residents WHERE name = $1 AND birth_date = $2 AND sex = $3 \
-             AND domicile_address = $4 AND citizen_id <> $5",
-        )
-        .bind(resident.name.as_str())
-        .bind(date_to_sql(resident.birth_date))
-        .bind(resident.sex.as_str())
-        .bind(resident.domicile_address.as_str())
-        .bind(resident.citizen_id.as_str())
-        .fetch_one(conn)
-        .await?
+/// domicile address: the same person registered twice. Compared through the identity
+/// blind index, so no name or address is ever compared in clear.
+pub async fn has_duplicate_record(tx: &mut Tx, keys: &Keyring, resident: &Resident) -> Result<bool, DbError> {
+    let identities = keys.blind_indexes(&identity_text(resident));
+    let sql = format!(
+        "SELECT citizen_id_index FROM residents WHERE identity_index IN ({})",
+        placeholders(1, identities.len())
+    );
+    let holders: Vec<Vec<u8>> = on_tx!(tx, |conn| {
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
+        for index in &identities {
+            query = query.bind(index.as_slice());
+        }
+        query.fetch_all(conn).await?
     });
-    Ok(count > 0)
+    let own = citizen_indexes(keys, &resident.citizen_id);
+    Ok(holders.iter().any(|holder| !own.contains(holder)))
 }
 
 pub enum Upserted {
@@ -91,80 +129,122 @@ pub enum Upserted {
     Updated,
 }
 
-/// Creates or replaces the record of `resident.citizen_id`.
-pub async fn upsert_resident(tx: &mut Tx, resident: &Resident, now_ms: i64) -> Result<Upserted, DbError> {
-    let birth = date_to_sql(resident.birth_date);
-    let updated = on_tx!(&mut *tx, |conn| {
-        sqlx::query(
-            "UPDATE residents SET name = $2, sex = $3, ethnicity = $4, birth_date = $5, domicile_address = $6, \
-             domicile_region_code = $7, fingerprint_on_record = $8, phone = $9, record_locked = $10, bad_credit = $11, \
-             forged_documents_on_record = $12, updated_at_ms = $13 WHERE citizen_id = $1",
-        )
-        .bind(resident.citizen_id.as_str())
-        .bind(resident.name.as_str())
-        .bind(resident.sex.as_str())
-        .bind(resident.ethnicity.as_str())
-        .bind(birth.as_str())
-        .bind(resident.domicile_address.as_str())
-        .bind(resident.domicile_region_code.as_str())
-        .bind(resident.fingerprint_on_record)
-        .bind(resident.phone.as_str())
-        .bind(resident.record_locked)
-        .bind(resident.bad_credit)
-        .bind(resident.forged_documents_on_record)
-        .bind(now_ms)
-        .execute(conn)
-        .await?
-        .rows_affected()
-    });
-    if updated == 1 {
-        return Ok(Upserted::Updated);
-    }
-    on_tx!(tx, |conn| {
-        sqlx::query(
-            "INSERT INTO residents (citizen_id, name, sex, ethnicity, birth_date, domicile_address, domicile_region_code, \
-             fingerprint_on_record, phone, record_locked, bad_credit, forged_documents_on_record, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(resident.citizen_id.as_str())
-        .bind(resident.name.as_str())
-        .bind(resident.sex.as_str())
-        .bind(resident.ethnicity.as_str())
-        .bind(birth.as_str())
-        .bind(resident.domicile_address.as_str())
-        .bind(resident.domicile_region_code.as_str())
-        .bind(resident.fingerprint_on_record)
-        .bind(resident.phone.as_str())
-        .bind(resident.record_locked)
-        .bind(resident.bad_credit)
-        .bind(resident.forged_documents_on_record)
-        .bind(now_ms)
-        .execute(conn)
-        .await?
-        .rows_affected()
-    });
-    Ok(Upserted::Inserted)
+/// A resident's values as stored.
+struct SealedResident {
+    citizen_id_index: Vec<u8>,
+    identity_index: Vec<u8>,
+    citizen_id: Vec<u8>,
+    name: Vec<u8>,
+    ethnicity: Vec<u8>,
+    birth_date: Vec<u8>,
+    address: Vec<u8>,
+    phone: Vec<u8>,
+    sealed_under: String,
 }
 
-type CardColumns = (Uuid, String, String, Option<String>, String, String, Option<Uuid>, i64);
+impl SealedResident {
+    fn seal(keys: &Keyring, resident_id: Uuid, resident: &Resident) -> Result<SealedResident, DbError> {
+        let seal = |column: &str, text: &str| seal_text(keys, column, &resident_id, text);
+        Ok(SealedResident {
+            citizen_id_index: citizen_index(keys, &resident.citizen_id),
+            identity_index: keys.blind_index(&identity_text(resident)),
+            citizen_id: seal(CITIZEN_ID, &resident.citizen_id)?,
+            name: seal(NAME, &resident.name)?,
+            ethnicity: seal(ETHNICITY, &resident.ethnicity)?,
+            birth_date: seal(BIRTH_DATE, &date_to_sql(resident.birth_date))?,
+            address: seal(ADDRESS, &resident.domicile_address)?,
+            phone: seal(PHONE, &resident.phone)?,
+            sealed_under: marker(keys),
+        })
+    }
+}
+
+/// Creates or replaces the record of `resident.citizen_id`.
+pub async fn upsert_resident(
+    tx: &mut Tx,
+    keys: &Keyring,
+    resident: &Resident,
+    now_ms: i64,
+) -> Result<Upserted, DbError> {
+    let indexes = citizen_indexes(keys, &resident.citizen_id);
+    let sql = format!(
+        "SELECT resident_id FROM residents WHERE citizen_id_index IN ({})",
+        placeholders(1, indexes.len())
+    );
+    let existing: Option<Uuid> = on_tx!(&mut *tx, |conn| {
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
+        for index in &indexes {
+            query = query.bind(index.as_slice());
+        }
+        query.fetch_optional(conn).await?
+    });
+    let resident_id = existing.unwrap_or_else(Uuid::now_v7);
+    let sealed = SealedResident::seal(keys, resident_id, resident)?;
+    let sql = if existing.is_some() {
+        "UPDATE residents SET citizen_id_index = $2, identity_index = $3, citizen_id_sealed = $4, name_sealed = $5, \
+         sex = $6, ethnicity_sealed = $7, birth_date_sealed = $8, domicile_address_sealed = $9, \
+         domicile_region_code = $10, fingerprint_on_record = $11, phone_sealed = $12, record_locked = $13, \
+         bad_credit = $14, forged_documents_on_record = $15, sealed_under = $16, updated_at_ms = $17 \
+         WHERE resident_id = $1"
+    } else {
+        "INSERT INTO residents (resident_id, citizen_id_index, identity_index, citizen_id_sealed, name_sealed, sex, \
+         ethnicity_sealed, birth_date_sealed, domicile_address_sealed, domicile_region_code, fingerprint_on_record, \
+         phone_sealed, record_locked, bad_credit, forged_documents_on_record, sealed_under, updated_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    };
+    on_tx!(tx, |conn| {
+        sqlx::query(sql)
+            .bind(resident_id)
+            .bind(sealed.citizen_id_index.as_slice())
+            .bind(sealed.identity_index.as_slice())
+            .bind(sealed.citizen_id.as_slice())
+            .bind(sealed.name.as_slice())
+            .bind(resident.sex.as_str())
+            .bind(sealed.ethnicity.as_slice())
+            .bind(sealed.birth_date.as_slice())
+            .bind(sealed.address.as_slice())
+            .bind(resident.domicile_region_code.as_str())
+            .bind(resident.fingerprint_on_record)
+            .bind(sealed.phone.as_slice())
+            .bind(resident.record_locked)
+            .bind(resident.bad_credit)
+            .bind(resident.forged_documents_on_record)
+            .bind(sealed.sealed_under.as_str())
+            .bind(now_ms)
+            .execute(conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(if existing.is_some() {
+        Upserted::Updated
+    } else {
+        Upserted::Inserted
+    })
+}
+
+type CardColumns = (Uuid, String, Option<String>, String, String, Option<Uuid>, i64);
 
 /// Every card of a resident, oldest first.
-pub async fn cards_of(tx: &mut Tx, citizen_id: &str) -> Result<Vec<Card>, DbError> {
+pub async fn cards_of(tx: &mut Tx, keys: &Keyring, citizen_id: &str) -> Result<Vec<Card>, DbError> {
+    let indexes = citizen_indexes(keys, citizen_id);
+    let sql = format!(
+        "SELECT card_id, validity_start, validity_end, issuing_authority, status, application_id, issued_at_ms \
+         FROM cards WHERE citizen_id_index IN ({}) ORDER BY validity_start, issued_at_ms",
+        placeholders(1, indexes.len())
+    );
     let rows: Vec<CardColumns> = on_tx!(tx, |conn| {
-        sqlx::query_as(
-            "SELECT card_id, citizen_id, validity_start, validity_end, issuing_authority, status, application_id, \
-             issued_at_ms FROM cards WHERE citizen_id = $1 ORDER BY validity_start, issued_at_ms",
-        )
-        .bind(citizen_id)
-        .fetch_all(conn)
-        .await?
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+        for index in &indexes {
+            query = query.bind(index.as_slice());
+        }
+        query.fetch_all(conn).await?
     });
     rows.into_iter()
         .map(
-            |(card_id, citizen_id, start, end, issuing_authority, status, application_id, issued_at_ms)| {
+            |(card_id, start, end, issuing_authority, status, application_id, issued_at_ms)| {
                 Ok(Card {
                     card_id,
-                    citizen_id,
+                    citizen_id: citizen_id.to_string(),
                     validity_start: date_from_sql(&start)?,
                     validity_end: end.as_deref().map(date_from_sql).transpose()?,
                     issuing_authority,
@@ -177,14 +257,15 @@ pub async fn cards_of(tx: &mut Tx, citizen_id: &str) -> Result<Vec<Card>, DbErro
         .collect()
 }
 
-pub async fn insert_card(tx: &mut Tx, card: &Card) -> Result<(), DbError> {
+pub async fn insert_card(tx: &mut Tx, keys: &Keyring, card: &Card) -> Result<(), DbError> {
+    let index = citizen_index(keys, &card.citizen_id);
     on_tx!(tx, |conn| {
         sqlx::query(
-            "INSERT INTO cards (card_id, citizen_id, validity_start, validity_end, issuing_authority, status, \
+            "INSERT INTO cards (card_id, citizen_id_index, validity_start, validity_end, issuing_authority, status, \
              application_id, issued_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(card.card_id)
-        .bind(card.citizen_id.as_str())
+        .bind(index.as_slice())
         .bind(date_to_sql(card.validity_start))
         .bind(card.validity_end.map(date_to_sql))
         .bind(card.issuing_authority.as_str())
@@ -200,17 +281,24 @@ pub async fn insert_card(tx: &mut Tx, card: &Card) -> Result<(), DbError> {
 
 /// A replacement makes every other card of the resident invalid for good (an active
 /// card, and a card reported lost, whose report ends here). Returns how many.
-pub async fn invalidate_cards_except(tx: &mut Tx, citizen_id: &str, keep: Uuid) -> Result<u64, DbError> {
+pub async fn invalidate_cards_except(
+    tx: &mut Tx,
+    keys: &Keyring,
+    citizen_id: &str,
+    keep: Uuid,
+) -> Result<u64, DbError> {
+    let indexes = citizen_indexes(keys, citizen_id);
+    let sql = format!(
+        "UPDATE cards SET status = 'invalidated' WHERE card_id <> $1 AND status IN ('active', 'reported_lost') \
+         AND citizen_id_index IN ({})",
+        placeholders(2, indexes.len())
+    );
     let updated = on_tx!(tx, |conn| {
-        sqlx::query(
-            "UPDATE cards SET status = 'invalidated' WHERE citizen_id = $1 AND card_id <> $2 \
-             AND status IN ('active', 'reported_lost')",
-        )
-        .bind(citizen_id)
-        .bind(keep)
-        .execute(conn)
-        .await?
-        .rows_affected()
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(keep);
+        for index in &indexes {
+            query = query.bind(index.as_slice());
+        }
+        query.execute(conn).await?.rows_affected()
     });
     Ok(updated)
 }
@@ -219,34 +307,50 @@ pub async fn invalidate_cards_except(tx: &mut Tx, citizen_id: &str, keep: Uuid) 
 /// on approval stay unless `cards` names them (then they are updated). Returns the
 /// positions in `cards` whose id belongs to another resident's card; the caller rolls
 /// back.
-pub async fn upsert_imported_cards(tx: &mut Tx, citizen_id: &str, cards: &[Card]) -> Result<Vec<usize>, DbError> {
+pub async fn upsert_imported_cards(
+    tx: &mut Tx,
+    keys: &Keyring,
+    citizen_id: &str,
+    cards: &[Card],
+) -> Result<Vec<usize>, DbError> {
+    let indexes = citizen_indexes(keys, citizen_id);
+    let delete = format!(
+        "DELETE FROM cards WHERE application_id IS NULL AND citizen_id_index IN ({})",
+        placeholders(1, indexes.len())
+    );
     on_tx!(&mut *tx, |conn| {
-        sqlx::query("DELETE FROM cards WHERE citizen_id = $1 AND application_id IS NULL")
-            .bind(citizen_id)
-            .execute(conn)
-            .await?
-            .rows_affected()
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(delete.as_str()));
+        for index in &indexes {
+            query = query.bind(index.as_slice());
+        }
+        query.execute(conn).await?.rows_affected()
     });
+    // A card already stored under an older index key of the same citizen is theirs too.
+    let upsert = format!(
+        "INSERT INTO cards (card_id, citizen_id_index, validity_start, validity_end, issuing_authority, status, \
+         application_id, issued_at_ms) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) \
+         ON CONFLICT (card_id) DO UPDATE SET citizen_id_index = excluded.citizen_id_index, \
+         validity_start = excluded.validity_start, validity_end = excluded.validity_end, \
+         issuing_authority = excluded.issuing_authority, status = excluded.status \
+         WHERE cards.citizen_id_index IN ({})",
+        placeholders(8, indexes.len())
+    );
+    let active = citizen_index(keys, citizen_id);
     let mut foreign = Vec::new();
     for (position, card) in cards.iter().enumerate() {
         let written = on_tx!(&mut *tx, |conn| {
-            sqlx::query(
-                "INSERT INTO cards (card_id, citizen_id, validity_start, validity_end, issuing_authority, status, \
-                 application_id, issued_at_ms) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) \
-                 ON CONFLICT (card_id) DO UPDATE SET validity_start = excluded.validity_start, \
-                 validity_end = excluded.validity_end, issuing_authority = excluded.issuing_authority, \
-                 status = excluded.status WHERE cards.citizen_id = excluded.citizen_id",
-            )
-            .bind(card.card_id)
-            .bind(citizen_id)
-            .bind(date_to_sql(card.validity_start))
-            .bind(card.validity_end.map(date_to_sql))
-            .bind(card.issuing_authority.as_str())
-            .bind(card.status.as_str())
-            .bind(card.issued_at_ms)
-            .execute(conn)
-            .await?
-            .rows_affected()
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(upsert.as_str()))
+                .bind(card.card_id)
+                .bind(active.as_slice())
+                .bind(date_to_sql(card.validity_start))
+                .bind(card.validity_end.map(date_to_sql))
+                .bind(card.issuing_authority.as_str())
+                .bind(card.status.as_str())
+                .bind(card.issued_at_ms);
+            for index in &indexes {
+                query = query.bind(index.as_slice());
+            }
+            query.execute(conn).await?.rows_affected()
         });
         if written == 0 {
             foreign.push(position);

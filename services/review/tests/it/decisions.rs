@@ -9,13 +9,16 @@ use idcard_server::wire::{date_from_wire, date_to_wire, today_cst};
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{ACCEPTANCE_PEER, ACCEPTANCE_POINT, App, Event, Person, fields, reason_codes};
+use crate::support::{ACCEPTANCE_PEER, ACCEPTANCE_POINT, App, Event, Person, REVIEWER, fields, reason_codes};
+
+/// The free-text `reviewer` is ignored under a token: the token subject is recorded.
+const CLAIMED_REVIEWER: &str = "someone-else";
 
 fn approve(application_id: &str) -> ApproveApplicationRequest {
     ApproveApplicationRequest {
         request_id: Uuid::now_v7().to_string(),
         application_id: application_id.to_string(),
-        reviewer: "reviewer-1".to_string(),
+        reviewer: CLAIMED_REVIEWER.to_string(),
         note: "checked against the register".to_string(),
     }
 }
@@ -33,12 +36,12 @@ fn reject(application_id: &str) -> RejectApplicationRequest {
             person: "王警官".to_string(),
             phone: "020-12345678".to_string(),
         }),
-        reviewer: "reviewer-1".to_string(),
+        reviewer: CLAIMED_REVIEWER.to_string(),
     }
 }
 
 #[tokio::test]
-async fn approval_reaches_acceptance_with_the_validity_for_the_age_then_production() {
+async fn approval_reaches_acceptance_over_mtls_with_the_validity_for_the_age_then_production() {
     let mut app = App::spawn().await;
     let person = Person::aged(30, 123);
     app.import(vec![person.resident()]).await;
@@ -54,7 +57,7 @@ async fn approval_reaches_acceptance_with_the_validity_for_the_age_then_producti
 
     let case = approved.review_case.unwrap();
     assert_eq!(case.state, ReviewState::Approved as i32);
-    assert_eq!(case.reviewer, "reviewer-1");
+    assert_eq!(case.reviewer, REVIEWER, "the token subject, not the claimed reviewer");
     assert!(
         case.findings.is_empty(),
         "the card just issued is not held against the case: {:?}",
@@ -76,7 +79,7 @@ async fn approval_reaches_acceptance_with_the_validity_for_the_age_then_producti
     };
     assert!(Uuid::parse_str(&decision.message_id).is_ok());
     assert_eq!(decision.application_id, application.application_id);
-    assert_eq!(decision.reviewer, "reviewer-1");
+    assert_eq!(decision.reviewer, REVIEWER);
     let Some(Decision::Approval(approval)) = &decision.decision else {
         panic!("approval expected")
     };
@@ -95,6 +98,11 @@ async fn approval_reaches_acceptance_with_the_validity_for_the_age_then_producti
     assert_eq!(order.photo, application.applicant.as_ref().unwrap().photo);
     assert_eq!(order.issuance.as_ref(), Some(&issuance));
     assert_eq!(app.settled_events().await.len(), 2, "one decision and one order");
+    assert_eq!(
+        app.recorder.callers(),
+        ["review", "review"],
+        "both peers were called with the review service's certificate"
+    );
     app.stop().await;
 }
 
@@ -267,6 +275,7 @@ async fn malformed_rejection_is_refused_naming_every_field() {
         detail: " ".to_string(),
     });
     request.contact.as_mut().unwrap().phone.clear();
+    // Ignored under a token: not an error.
     request.reviewer.clear();
 
     let status = app.review.reject_application(request).await.unwrap_err();
@@ -282,10 +291,7 @@ async fn malformed_rejection_is_refused_naming_every_field() {
     assert_eq!(status.code(), Code::InvalidArgument);
     let mut named = fields(&status);
     named.sort();
-    assert_eq!(
-        named,
-        ["contact.phone", "reasons[1].code", "reasons[1].detail", "reviewer"]
-    );
+    assert_eq!(named, ["contact.phone", "reasons[1].code", "reasons[1].detail"]);
     assert_eq!(fields(&no_reasons), ["reasons"]);
     assert_eq!(
         app.get(&application.application_id).await.state,
@@ -317,6 +323,6 @@ async fn approving_an_unknown_application_is_not_found_and_bad_input_names_field
 
     assert_eq!(unknown.code(), Code::NotFound);
     assert_eq!(malformed.code(), Code::InvalidArgument);
-    assert_eq!(fields(&malformed), ["request_id", "application_id", "reviewer"]);
+    assert_eq!(fields(&malformed), ["request_id", "application_id"]);
     app.stop().await;
 }

@@ -4,7 +4,7 @@ use idcard_proto::v1::{ApplicationKind, ReviewServiceGetApplicationRequest};
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{App, Person, codes, fields};
+use crate::support::{App, Person, citizen_id, codes, fields};
 
 #[tokio::test]
 async fn application_matching_the_register_has_no_findings() {
@@ -74,6 +74,35 @@ async fn bad_credit_is_a_finding() {
     let case = app.get(&application.application_id).await;
 
     assert_eq!(codes(&case), ["BAD_CREDIT"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn same_person_registered_under_another_citizen_id_is_a_duplicate_record_finding() {
+    let mut app = App::spawn().await;
+    let person = Person::aged(30, 123);
+    let mut twin = person.clone();
+    twin.citizen_id = citizen_id("440106", person.birth, 125);
+    // The same address, with white space around it.
+    twin.address = format!(" {} ", person.address);
+    let mut namesake = Person::aged(30, 127);
+    namesake.name = person.name.clone();
+    app.import(vec![person.resident(), twin.resident(), namesake.resident()])
+        .await;
+    let application = person.application(ApplicationKind::Renewal);
+    let namesakes_application = namesake.application(ApplicationKind::Renewal);
+    app.receive(application.clone()).await;
+    app.receive(namesakes_application.clone()).await;
+
+    let case = app.get(&application.application_id).await;
+    let namesakes_case = app.get(&namesakes_application.application_id).await;
+
+    assert_eq!(codes(&case), ["DUPLICATE_RECORDS"]);
+    assert!(
+        namesakes_case.findings.is_empty(),
+        "the same name at another address is another person: {:?}",
+        namesakes_case.findings
+    );
     app.stop().await;
 }
 

@@ -1,10 +1,18 @@
 //! A review service on port 0 against a fresh database, fake acceptance and production
 //! inboxes that record what they receive, and fixtures.
+//!
+//! By default the service runs as in production: TLS from a development PKI, bearer
+//! tokens from a test issuer, a key file of its own. The fake peers serve TLS with the
+//! acceptance and production certificates and record which service called them.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use idcard_auth::dev_pki::{self, DevPki};
+use idcard_auth::{Issuer, Role, client_config_with_ca, generate_signing_key, service_of_certificate};
+use idcard_crypto::Keyring;
 use idcard_db::{Db, DbOptions, on_db};
 use idcard_domain::{ReceiptNo, check_character};
 use idcard_proto::v1::acceptance_inbox_service_server::{AcceptanceInboxService, AcceptanceInboxServiceServer};
@@ -21,13 +29,68 @@ use time::Date;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 pub const ACCEPTANCE_PEER: &str = "acceptance-gz";
 pub const PRODUCTION_PEER: &str = "production-gz";
 pub const ACCEPTANCE_POINT: &str = "330106-01";
+/// The reviewer the default client's token names, over Guangdong.
+pub const REVIEWER: &str = "reviewer-1";
+pub const REVIEWER_SCOPE: &[&str] = &["44"];
+
+/// One development PKI and token signing key for the whole test binary.
+pub struct Security {
+    pub pki: DevPki,
+    pub issuer: Issuer,
+    /// `kid=PATH` of the issuer's public key, as the service is configured.
+    pub public_keys: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn security() -> &'static Security {
+    static SECURITY: OnceLock<Security> = OnceLock::new();
+    SECURITY.get_or_init(|| {
+        idcard_auth::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let pki = dev_pki::ensure(&dir.path().join("pki")).unwrap();
+        let signing = generate_signing_key(&dir.path().join("tokens"), "test-1").unwrap();
+        Security {
+            pki,
+            issuer: Issuer::from_key_files(&signing).unwrap(),
+            public_keys: format!("{}={}", signing.kid, signing.public_key.display()),
+            _dir: dir,
+        }
+    })
+}
+
+/// A token for `subject` with `role` over `scope`, valid for an hour.
+pub fn token(subject: &str, role: Role, scope: &[&str]) -> String {
+    let scope = scope.iter().map(|s| s.to_string()).collect();
+    security()
+        .issuer
+        .issue(subject, role, scope, Duration::from_secs(3600))
+        .unwrap()
+}
+
+/// Adds `authorization: Bearer <token>` to every call, when there is a token.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
 
 /// What the fake peers received, in arrival order.
 #[derive(Debug, Clone)]
@@ -39,6 +102,8 @@ pub enum Event {
 #[derive(Default)]
 pub struct Recorder {
     events: Mutex<Vec<Event>>,
+    /// The service named by each caller's client certificate (`-` for none).
+    callers: Mutex<Vec<String>>,
     /// Decision deliveries to answer UNAVAILABLE before accepting one.
     failing_decisions: AtomicUsize,
     /// Production orders received while the acceptance side had no decision yet.
@@ -50,12 +115,24 @@ impl Recorder {
         self.events.lock().unwrap().clone()
     }
 
+    pub fn callers(&self) -> Vec<String> {
+        self.callers.lock().unwrap().clone()
+    }
+
     fn has_decision(&self) -> bool {
         self.events
             .lock()
             .unwrap()
             .iter()
             .any(|e| matches!(e, Event::Decision(_)))
+    }
+
+    fn caller<T>(&self, request: &Request<T>) {
+        let service = request
+            .peer_certs()
+            .and_then(|certs| certs.first().and_then(service_of_certificate))
+            .unwrap_or_else(|| "-".to_string());
+        self.callers.lock().unwrap().push(service);
     }
 }
 
@@ -72,6 +149,7 @@ impl AcceptanceInboxService for FakeAcceptance {
             failing.fetch_sub(1, Ordering::SeqCst);
             return Err(Status::unavailable("acceptance is restarting"));
         }
+        self.0.caller(&request);
         self.0
             .events
             .lock()
@@ -99,6 +177,7 @@ impl ProductionInboxService for FakeProduction {
         if !self.0.has_decision() {
             self.0.orders_before_decision.fetch_add(1, Ordering::SeqCst);
         }
+        self.0.caller(&request);
         self.0
             .events
             .lock()
@@ -110,26 +189,49 @@ impl ProductionInboxService for FakeProduction {
 
 /// A running review service and its fake peers.
 pub struct App {
-    pub review: ReviewServiceClient<Channel>,
+    /// A reviewer of Guangdong ([`REVIEWER`] over [`REVIEWER_SCOPE`]).
+    pub review: ReviewServiceClient<Authed>,
+    /// Presents the acceptance service's certificate.
     pub inbox: ReviewInboxServiceClient<Channel>,
     pub recorder: Arc<Recorder>,
-    db: TestDb,
+    pub db: TestDb,
+    /// The service's key file.
+    pub key_file: PathBuf,
+    secure: bool,
+    url: String,
+    _keys_dir: tempfile::TempDir,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<Result<(), review::Error>>>,
 }
 
 impl App {
+    /// The service with TLS and tokens.
     pub async fn spawn() -> App {
+        App::start(true).await
+    }
+
+    /// The service in insecure mode: plaintext, no tokens, no peer certificates.
+    pub async fn spawn_insecure() -> App {
+        App::start(false).await
+    }
+
+    async fn start(secure: bool) -> App {
         let db = TestDb::fresh("review").await;
+        let keys_dir = tempfile::tempdir().unwrap();
+        let key_file = keys_dir.path().join("keys.txt");
+        Keyring::generate(&key_file).unwrap();
         let shutdown = CancellationToken::new();
         let recorder = Arc::new(Recorder::default());
+        let tls = |service: &str| secure.then(|| security().pki.service(service).unwrap().server_config().unwrap());
         let acceptance = serve_fake(
             tonic::service::Routes::new(AcceptanceInboxServiceServer::new(FakeAcceptance(Arc::clone(&recorder)))),
+            tls("acceptance"),
             shutdown.clone(),
         )
         .await;
         let production = serve_fake(
             tonic::service::Routes::new(ProductionInboxServiceServer::new(FakeProduction(Arc::clone(&recorder)))),
+            tls("production"),
             shutdown.clone(),
         )
         .await;
@@ -140,27 +242,89 @@ impl App {
         config.common.relay_base_backoff = Duration::from_millis(20);
         config.common.relay_max_backoff = Duration::from_millis(200);
         config.common.peer_timeout = Duration::from_secs(5);
+        config.common.key_file = Some(key_file.clone());
+        config.common.key_reload_interval = Duration::from_millis(100);
+        if secure {
+            config
+                .common
+                .auth
+                .set_tls_files(security().pki.service("review").unwrap());
+            config.common.auth.auth_public_keys = security().public_keys.clone();
+        } else {
+            config.common.auth.insecure = true;
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if secure { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(review::serve_with_listener(config, listener, shutdown.clone()));
 
-        let channel = Channel::from_shared(url).unwrap().connect().await.unwrap();
-        App {
-            review: ReviewServiceClient::new(channel.clone()),
-            inbox: ReviewInboxServiceClient::new(channel),
+        let mut app = App {
+            review: ReviewServiceClient::new(InterceptedService::new(plain_channel(&url), Bearer(None))),
+            inbox: ReviewInboxServiceClient::new(plain_channel(&url)),
             recorder,
             db,
+            key_file,
+            secure,
+            url,
+            _keys_dir: keys_dir,
             shutdown,
             server: Some(server),
+        };
+        if secure {
+            app.review = app.review_as(REVIEWER, Role::Reviewer, REVIEWER_SCOPE);
+            app.inbox = app.inbox_as(Some("acceptance"));
         }
+        app
+    }
+
+    /// A client for `subject` with `role` over `scope`.
+    pub fn review_as(&self, subject: &str, role: Role, scope: &[&str]) -> ReviewServiceClient<Authed> {
+        self.review_with(Some(&token(subject, role, scope)))
+    }
+
+    /// A client sending `token` (or none).
+    pub fn review_with(&self, token: Option<&str>) -> ReviewServiceClient<Authed> {
+        let bearer = Bearer(token.map(|token| format!("Bearer {token}").parse().unwrap()));
+        ReviewServiceClient::new(InterceptedService::new(self.channel(None), bearer))
+    }
+
+    /// An inbox client presenting the certificate of `service` (or none).
+    pub fn inbox_as(&self, service: Option<&str>) -> ReviewInboxServiceClient<Channel> {
+        ReviewInboxServiceClient::new(self.channel(service))
+    }
+
+    fn channel(&self, service: Option<&str>) -> Channel {
+        if !self.secure {
+            return plain_channel(&self.url);
+        }
+        let pki = &security().pki;
+        let tls = match service {
+            Some(service) => pki.service(service).unwrap().client_config().unwrap(),
+            None => client_config_with_ca(&pki.ca_cert).unwrap(),
+        };
+        Endpoint::from_shared(self.url.clone())
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect_lazy()
     }
 
     /// Stops the service and checks that it stopped cleanly.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    /// Stops the service (cleanly) and keeps its database for inspection.
+    pub async fn halt(&mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
         }
+    }
+
+    /// A connection to the service's database.
+    pub async fn database(&self) -> Db {
+        Db::connect(&self.db.url, &DbOptions::default()).await.unwrap()
     }
 
     /// Waits until the fake peers have received `count` messages (or fails).
@@ -192,12 +356,16 @@ impl App {
         self.recorder.orders_before_decision.load(Ordering::SeqCst)
     }
 
-    /// Card statuses of a resident, straight from the database (no RPC reads cards).
+    /// Card statuses of a resident, straight from the database (no RPC reads cards),
+    /// found by the blind index the store keeps them under.
     pub async fn card_statuses(&self, citizen_id: &str) -> Vec<String> {
-        let db = Db::connect(&self.db.url, &DbOptions::default()).await.unwrap();
+        let index = Keyring::load(&self.key_file)
+            .unwrap()
+            .blind_index(&format!("citizen_id:{citizen_id}"));
+        let db = self.database().await;
         let statuses: Vec<String> = on_db!(&db, |pool| {
-            sqlx::query_scalar("SELECT status FROM cards WHERE citizen_id = $1 ORDER BY validity_start")
-                .bind(citizen_id)
+            sqlx::query_scalar("SELECT status FROM cards WHERE citizen_id_index = $1 ORDER BY validity_start")
+                .bind(index.as_slice())
                 .fetch_all(pool)
                 .await
                 .unwrap()
@@ -251,16 +419,70 @@ impl Drop for App {
     }
 }
 
-async fn serve_fake(routes: tonic::service::Routes, shutdown: CancellationToken) -> String {
+fn plain_channel(url: &str) -> Channel {
+    Endpoint::from_shared(url.to_string()).unwrap().connect_lazy()
+}
+
+/// Serves `routes` on 127.0.0.1:0, over TLS when given; returns the URL.
+async fn serve_fake(
+    routes: tonic::service::Routes,
+    tls: Option<ServerTlsConfig>,
+    shutdown: CancellationToken,
+) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", listener.local_addr().unwrap());
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).unwrap();
+    }
+    let server = builder.add_routes(routes);
     tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_routes(routes)
+        server
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
             .await
     });
     url
+}
+
+/// Every file of a SQLite database (`.db`, `-wal`, `-shm`), or every row of every table
+/// of a PostgreSQL database as text (`bytea` shows as hex), as bytes to search.
+pub async fn database_contents(app: &App) -> Vec<(String, Vec<u8>)> {
+    if let Some(path) = app.db.url.strip_prefix("sqlite:") {
+        let dir = Path::new(path).parent().unwrap();
+        return std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                (path.display().to_string(), std::fs::read(&path).unwrap())
+            })
+            .collect();
+    }
+    let db = app.database().await;
+    let tables: Vec<String> = on_db!(&db, |pool| {
+        sqlx::query_scalar("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    let mut contents = Vec::new();
+    for table in tables {
+        let sql = format!("SELECT t::text FROM \"{table}\" t");
+        let rows: Vec<String> = on_db!(&db, |pool| {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        });
+        contents.push((table, rows.join("\n").into_bytes()));
+    }
+    db.close().await;
+    contents
+}
+
+/// `text` as PostgreSQL shows it inside `bytea` text: lower-case hex.
+pub fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A valid citizen id: `region`, `birth`, a three-digit sequence (odd: male) and its
@@ -286,6 +508,7 @@ pub struct Person {
     pub birth: Date,
     pub domicile_region_code: String,
     pub address: String,
+    pub phone: String,
 }
 
 impl Person {
@@ -303,7 +526,16 @@ impl Person {
             birth,
             domicile_region_code: "440106".to_string(),
             address: format!("广东省广州市天河区体育西路{sequence}号"),
+            phone: format!("1380013{sequence:04}"),
         }
+    }
+
+    /// The same person registered in Chaoyang district, Beijing (110105).
+    pub fn in_beijing(mut self) -> Person {
+        self.citizen_id = citizen_id("110105", self.birth, self.citizen_id[14..17].parse().unwrap());
+        self.domicile_region_code = "110105".to_string();
+        self.address = format!("北京市朝阳区某街{}号", &self.citizen_id[14..17]);
+        self
     }
 
     pub fn card_items(&self) -> v1::CardItems {
@@ -327,7 +559,7 @@ impl Person {
             card_items: Some(self.card_items()),
             domicile_region_code: self.domicile_region_code.clone(),
             fingerprint_on_record: true,
-            phone: "13800000000".to_string(),
+            phone: self.phone.clone(),
             record_locked: false,
             bad_credit: false,
             forged_documents_on_record: false,
@@ -353,9 +585,9 @@ impl Person {
             applicant: Some(v1::Applicant {
                 card_items: Some(self.card_items()),
                 domicile_region_code: self.domicile_region_code.clone(),
-                phone: "13800000000".to_string(),
+                phone: self.phone.clone(),
                 photo: vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3],
-                fingerprints: vec![vec![9, 9, 9]],
+                fingerprints: vec![b"FINGERPRINT-TEMPLATE-LEFT-INDEX".to_vec()],
             }),
             guardian: None,
             documents: vec![

@@ -1,0 +1,41 @@
+//! Who calls a front-end method and what they may see: the subject, role and
+//! jurisdictions of the verified bearer token, as the auth layer put them into the
+//! request. There is no caller only in insecure mode without a token, and then nothing
+//! is restricted.
+
+use idcard_auth::Caller;
+use tonic::Request;
+
+/// The caller of a `ReviewService` method.
+pub struct Actor {
+    caller: Option<Caller>,
+}
+
+impl Actor {
+    pub fn of<T>(request: &Request<T>) -> Actor {
+        Actor {
+            caller: request.extensions().get::<Caller>().cloned(),
+        }
+    }
+
+    /// May the caller see the records of `region` (a six-digit code) or list a
+    /// jurisdiction (a prefix)? Reviewers whose jurisdictions cover it ("44" covers
+    /// "4401" and "440106"), and auditors.
+    pub fn can_see_region(&self, region: &str) -> bool {
+        self.caller.as_ref().is_none_or(|caller| caller.can_see_region(region))
+    }
+
+    /// The token subject: the reviewer recorded on decisions and in the audit log.
+    pub fn subject(&self) -> Option<&str> {
+        self.caller.as_ref().map(Caller::subject)
+    }
+
+    /// The subject, or `anonymous` without a token (insecure mode only).
+    pub fn name(&self) -> &str {
+        self.subject().unwrap_or("anonymous")
+    }
+
+    pub fn role(&self) -> &'static str {
+        self.caller.as_ref().map_or("none", |caller| caller.role().as_str())
+    }
+}
