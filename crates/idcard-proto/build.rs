@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "idcard/v1/acceptance.proto",
         "idcard/v1/review.proto",
         "idcard/v1/production.proto",
+        "idcard/v1/status.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", root.join(file).display());

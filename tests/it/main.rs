@@ -6,6 +6,7 @@
 mod bad_input;
 mod delivery;
 mod flow;
+mod loss;
 mod replicas;
 mod security;
 mod support;

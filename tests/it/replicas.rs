@@ -14,11 +14,11 @@ use idcard_proto::v1::production_service_client::ProductionServiceClient;
 use idcard_proto::v1::review_service_client::ReviewServiceClient;
 use idcard_testkit::TestDb;
 use idctl::client::Authed;
-use idctl::stack::{Configs, Running, Stack};
+use idctl::stack::{Configs, Running, Stack, Urls};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{POINT, channel, new_id, security, token};
+use crate::support::{POINT, channel, database_urls, new_id, notify_file, security, token};
 
 /// How many applications the replica test carries (`IDCARD_TEST_REPLICA_APPLICATIONS`).
 fn application_count() -> usize {
@@ -85,6 +85,7 @@ fn application(n: usize) -> pb::SubmitApplicationRequest {
         current_card_expiry: None,
         appearance_changed: false,
         clerk: "clerk".into(),
+        loss_report_number: String::new(),
     }
 }
 
@@ -94,12 +95,18 @@ struct Clients {
     production: ProductionServiceClient<Authed>,
 }
 
-fn clients(urls: &(String, String, String)) -> Clients {
+fn clients(urls: &Urls) -> Clients {
     Clients {
-        acceptance: AcceptanceServiceClient::new(channel(&urls.0, Some(&token("clerk", Role::Clerk, &[POINT])))),
-        review: ReviewServiceClient::new(channel(&urls.1, Some(&token("reviewer", Role::Reviewer, &[ALL_SCOPE])))),
+        acceptance: AcceptanceServiceClient::new(channel(
+            &urls.acceptance,
+            Some(&token("clerk", Role::Clerk, &[POINT])),
+        )),
+        review: ReviewServiceClient::new(channel(
+            &urls.review,
+            Some(&token("reviewer", Role::Reviewer, &[ALL_SCOPE])),
+        )),
         production: ProductionServiceClient::new(channel(
-            &urls.2,
+            &urls.production,
             Some(&token("operator", Role::ProductionOperator, &["production"])),
         )),
     }
@@ -174,23 +181,23 @@ async fn two_replicas_of_each_service_carry_every_application_exactly_once() {
         TestDb::fresh("acceptance").await,
         TestDb::fresh("review").await,
         TestDb::fresh("production").await,
+        TestDb::fresh("status").await,
     ];
     let shutdown = CancellationToken::new();
     let mut running: Vec<Running> = Vec::new();
     let mut replicas = Vec::new();
     for _ in 0..2 {
-        let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0], security().clone())
-            .await
-            .unwrap();
+        let stack = Stack::bind(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            [0, 0, 0, 0],
+            security().clone(),
+            notify_file(),
+        )
+        .await
+        .unwrap();
         let urls = stack.urls();
         let configs = tune(
-            stack
-                .configs(
-                    databases[0].url.clone(),
-                    databases[1].url.clone(),
-                    databases[2].url.clone(),
-                )
-                .unwrap(),
+            stack.configs(database_urls(&databases)).unwrap(),
             Duration::from_secs(30),
         );
         running.push(stack.spawn(configs, shutdown.clone()));
@@ -342,29 +349,26 @@ async fn rows_claimed_by_a_replica_that_died_are_delivered_by_another_after_the_
         TestDb::fresh("acceptance").await,
         TestDb::fresh("review").await,
         TestDb::fresh("production").await,
+        TestDb::fresh("status").await,
     ];
     let claim_ttl = Duration::from_secs(2);
     // Replica A's review peer accepts connections and never answers: its relay claims rows
     // and hangs in delivery until it is killed.
     let black_hole = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let hole_url = format!("https://{}", black_hole.local_addr().unwrap());
-    let stack_a = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0], security().clone())
-        .await
-        .unwrap();
+    let stack_a = Stack::bind(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        [0, 0, 0, 0],
+        security().clone(),
+        notify_file(),
+    )
+    .await
+    .unwrap();
     let urls_a = stack_a.urls();
-    let mut configs_a = tune(
-        stack_a
-            .configs(
-                databases[0].url.clone(),
-                databases[1].url.clone(),
-                databases[2].url.clone(),
-            )
-            .unwrap(),
-        claim_ttl,
-    );
+    let mut configs_a = tune(stack_a.configs(database_urls(&databases)).unwrap(), claim_ttl);
     configs_a.acceptance.common.peers = format!("review={hole_url}");
     configs_a.acceptance.common.peer_timeout = Duration::from_secs(600);
-    let [listener_a, _, _] = stack_a.into_listeners();
+    let [listener_a, _, _, _] = stack_a.into_listeners();
     let replica_a = tokio::spawn(acceptance::serve_with_listener(
         configs_a.acceptance,
         listener_a,
@@ -406,20 +410,16 @@ async fn rows_claimed_by_a_replica_that_died_are_delivered_by_another_after_the_
     replica_a.abort();
     let _ = replica_a.await;
     let shutdown = CancellationToken::new();
-    let stack_b = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0], security().clone())
-        .await
-        .unwrap();
+    let stack_b = Stack::bind(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        [0, 0, 0, 0],
+        security().clone(),
+        notify_file(),
+    )
+    .await
+    .unwrap();
     let urls_b = stack_b.urls();
-    let configs_b = tune(
-        stack_b
-            .configs(
-                databases[0].url.clone(),
-                databases[1].url.clone(),
-                databases[2].url.clone(),
-            )
-            .unwrap(),
-        claim_ttl,
-    );
+    let configs_b = tune(stack_b.configs(database_urls(&databases)).unwrap(), claim_ttl);
     let running = stack_b.spawn(configs_b, shutdown.clone());
     let mut b = clients(&urls_b);
     let under_review = wait_until_all(&mut b.acceptance, S::UnderReview, n).await;

@@ -13,7 +13,7 @@ use idcard_proto::v1::review_service_client::ReviewServiceClient;
 use idcard_testkit::TestDb;
 use idctl::client::{self, Authed};
 use idctl::security::DevSecurity;
-use idctl::stack::{Configs, Stack};
+use idctl::stack::{Configs, Stack, Urls};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +34,16 @@ pub fn security() -> &'static DevSecurity {
             (dir, security)
         })
         .1
+}
+
+/// A fresh file for one stack's applicant notifications.
+pub fn notify_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("idcard-notifications-{}.jsonl", uuid::Uuid::now_v7()))
+}
+
+/// The URLs of fresh databases, in stack order.
+pub fn database_urls(databases: &[TestDb]) -> [String; 4] {
+    [0, 1, 2, 3].map(|i| databases[i].url.clone())
 }
 
 /// A token for `role` over `scope`.
@@ -68,7 +78,7 @@ pub fn peer_channel(url: &str, service: &str) -> Channel {
 }
 
 pub struct TestStack {
-    urls: (String, String, String),
+    urls: Urls,
     pub acceptance: AcceptanceServiceClient<Authed>,
     pub acceptance_inbox: AcceptanceInboxServiceClient<Channel>,
     pub review: ReviewServiceClient<Authed>,
@@ -112,21 +122,24 @@ impl TestStack {
             TestDb::fresh("acceptance").await,
             TestDb::fresh("review").await,
             TestDb::fresh("production").await,
+            TestDb::fresh("status").await,
         ];
-        let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0], security().clone())
-            .await
-            .unwrap();
+        let stack = Stack::bind(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            [0, 0, 0, 0],
+            security().clone(),
+            notify_file(),
+        )
+        .await
+        .unwrap();
         let urls = stack.urls();
-        let configs = fast(
-            stack
-                .configs(
-                    databases[0].url.clone(),
-                    databases[1].url.clone(),
-                    databases[2].url.clone(),
-                )
-                .unwrap(),
-        );
-        let [acceptance_listener, review_listener, production_listener] = stack.into_listeners();
+        let configs = fast(stack.configs(database_urls(&databases)).unwrap());
+        let [
+            acceptance_listener,
+            review_listener,
+            production_listener,
+            status_listener,
+        ] = stack.into_listeners();
         let review_addr = review_listener.local_addr().unwrap();
         drop(review_listener);
         let shutdown = CancellationToken::new();
@@ -134,6 +147,7 @@ impl TestStack {
             acceptance,
             review,
             production,
+            status: status_config,
         } = configs;
         let stop = shutdown.clone();
         let a = tokio::spawn(async move {
@@ -147,20 +161,29 @@ impl TestStack {
                 .await
                 .unwrap()
         });
+        let stop = shutdown.clone();
+        let s = tokio::spawn(async move {
+            status::serve_with_listener(status_config, status_listener, stop)
+                .await
+                .unwrap()
+        });
         let stack = TestStack {
             urls: urls.clone(),
-            acceptance: AcceptanceServiceClient::new(channel(&urls.0, Some(&token("clerk-1", Role::Clerk, &[POINT])))),
-            acceptance_inbox: AcceptanceInboxServiceClient::new(peer_channel(&urls.0, "production")),
+            acceptance: AcceptanceServiceClient::new(channel(
+                &urls.acceptance,
+                Some(&token("clerk-1", Role::Clerk, &[POINT])),
+            )),
+            acceptance_inbox: AcceptanceInboxServiceClient::new(peer_channel(&urls.acceptance, "production")),
             review: ReviewServiceClient::new(channel(
-                &urls.1,
+                &urls.review,
                 Some(&token("reviewer-1", Role::Reviewer, &[ALL_SCOPE])),
             )),
             production: ProductionServiceClient::new(channel(
-                &urls.2,
+                &urls.production,
                 Some(&token("operator-1", Role::ProductionOperator, &["production"])),
             )),
             shutdown: shutdown.clone(),
-            tasks: vec![a, p],
+            tasks: vec![a, p, s],
             databases,
         };
         (
@@ -176,9 +199,10 @@ impl TestStack {
     /// The URL of one service by name.
     pub fn url(&self, service: &str) -> &str {
         match service {
-            "acceptance" => &self.urls.0,
-            "review" => &self.urls.1,
-            _ => &self.urls.2,
+            "acceptance" => &self.urls.acceptance,
+            "review" => &self.urls.review,
+            "status" => &self.urls.status,
+            _ => &self.urls.production,
         }
     }
 
@@ -423,7 +447,12 @@ fn card_items(p: &Person) -> pb::CardItems {
 }
 
 async fn seed(review_url: &str) {
-    let residents = [WANG, LI, CHEN]
+    seed_people(review_url, &[WANG, LI, CHEN]).await;
+}
+
+/// Loads `people` into the household register of the review service at `review_url`.
+pub async fn seed_people(review_url: &str, people: &[Person]) {
+    let residents = people
         .iter()
         .map(|p| pb::Resident {
             card_items: Some(card_items(p)),
@@ -499,6 +528,7 @@ fn application(p: &Person, kind: pb::ApplicationKind, fee: i64) -> pb::SubmitApp
         current_card_expiry: None,
         appearance_changed: false,
         clerk: "clerk-1".into(),
+        loss_report_number: String::new(),
     }
 }
 

@@ -20,11 +20,11 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
-use crate::policy::{ACCEPTANCE, PRODUCTION, REVIEW};
+use crate::policy::{ACCEPTANCE, PRODUCTION, REVIEW, STATUS};
 use crate::{AuthError, TlsFiles, keys::write_new, service_uri};
 
 /// The services a development PKI has certificates for.
-pub const SERVICES: [&str; 3] = [ACCEPTANCE, REVIEW, PRODUCTION];
+pub const SERVICES: [&str; 4] = [ACCEPTANCE, REVIEW, PRODUCTION, STATUS];
 
 const CA_FILE: &str = "ca.pem";
 const VALIDITY_DAYS: i64 = 3650;

@@ -142,6 +142,7 @@ pub fn method_path(service: &str, method: &str) -> String {
 pub const ACCEPTANCE: &str = "acceptance";
 pub const REVIEW: &str = "review";
 pub const PRODUCTION: &str = "production";
+pub const STATUS: &str = "status";
 
 pub const ACCEPTANCE_SERVICE: &str = "idcard.v1.AcceptanceService";
 pub const ACCEPTANCE_INBOX_SERVICE: &str = "idcard.v1.AcceptanceInboxService";
@@ -149,22 +150,30 @@ pub const REVIEW_SERVICE: &str = "idcard.v1.ReviewService";
 pub const REVIEW_INBOX_SERVICE: &str = "idcard.v1.ReviewInboxService";
 pub const PRODUCTION_SERVICE: &str = "idcard.v1.ProductionService";
 pub const PRODUCTION_INBOX_SERVICE: &str = "idcard.v1.ProductionInboxService";
+pub const CITIZEN_SERVICE: &str = "idcard.v1.CitizenService";
+pub const CARD_STATUS_SERVICE: &str = "idcard.v1.CardStatusService";
+pub const FOUND_CARD_SERVICE: &str = "idcard.v1.FoundCardService";
+pub const STATUS_INBOX_SERVICE: &str = "idcard.v1.StatusInboxService";
 
-use Role::{Auditor, Clerk, ProductionOperator, Reviewer};
+use Role::{Auditor, Citizen, Clerk, ProductionOperator, Reviewer, Verifier};
 
 /// Read methods: the role that works there, and auditors.
-const ACCEPTANCE_METHODS: [(&str, &[Role]); 5] = [
+const ACCEPTANCE_METHODS: [(&str, &[Role]); 8] = [
     ("SubmitApplication", &[Clerk]),
     ("GetApplication", &[Clerk, Auditor]),
     ("ListApplications", &[Clerk, Auditor]),
     ("ConfirmCardArrival", &[Clerk]),
     ("CollectCard", &[Clerk]),
+    ("ReportLoss", &[Clerk]),
+    ("GetLossReport", &[Clerk, Auditor]),
+    ("RevokeLossReport", &[Clerk]),
 ];
 
 /// Who sends each message: review decides, production reports progress.
-const ACCEPTANCE_INBOX_METHODS: [(&str, &[&str]); 2] = [
+const ACCEPTANCE_INBOX_METHODS: [(&str, &[&str]); 3] = [
     ("ReceiveDecision", &[REVIEW]),
     ("ReceiveProductionUpdate", &[PRODUCTION]),
+    ("ReceiveLossReportOutcome", &[REVIEW]),
 ];
 
 const REVIEW_METHODS: [(&str, &[Role]); 5] = [
@@ -175,7 +184,25 @@ const REVIEW_METHODS: [(&str, &[Role]); 5] = [
     ("ImportResidents", &[Reviewer]),
 ];
 
-const REVIEW_INBOX_METHODS: [(&str, &[&str]); 1] = [("ReceiveApplication", &[ACCEPTANCE])];
+const REVIEW_INBOX_METHODS: [(&str, &[&str]); 5] = [
+    ("ReceiveApplication", &[ACCEPTANCE]),
+    ("ReceiveLossReport", &[ACCEPTANCE]),
+    ("ReceiveLossReportRevocation", &[ACCEPTANCE]),
+    ("ReceiveCollectionNotice", &[ACCEPTANCE]),
+    ("ReceiveFoundCardNotice", &[STATUS]),
+];
+
+const CITIZEN_METHODS: [(&str, &[Role]); 3] = [
+    ("StartOnlineLossReport", &[Citizen]),
+    ("ConfirmOnlineLossReport", &[Citizen]),
+    ("GetOnlineLossReport", &[Citizen, Auditor]),
+];
+
+const CARD_STATUS_METHODS: [(&str, &[Role]); 1] = [("VerifyCard", &[Verifier])];
+
+const FOUND_CARD_METHODS: [(&str, &[Role]); 2] = [("RegisterFoundCard", &[Clerk]), ("QueryFoundCard", &[Citizen])];
+
+const STATUS_INBOX_METHODS: [(&str, &[&str]); 1] = [("PublishCardStatus", &[REVIEW])];
 
 const PRODUCTION_METHODS: [(&str, &[Role]); 4] = [
     ("ListJobs", &[ProductionOperator, Auditor]),
@@ -206,14 +233,38 @@ pub fn acceptance() -> AccessPolicy {
     )
 }
 
-/// `ReviewService` (reviewers; auditors read) and `ReviewInboxService` (acceptance).
+/// `ReviewService` (reviewers; auditors read), `CitizenService` (citizens online) and
+/// `ReviewInboxService` (acceptance; found-card notices from status).
 pub fn review() -> AccessPolicy {
+    let citizen = CITIZEN_METHODS
+        .iter()
+        .fold(AccessPolicy::new(), |policy, (method, roles)| {
+            policy.allow(&method_path(CITIZEN_SERVICE, method), roles)
+        });
     table(
         REVIEW_SERVICE,
         &REVIEW_METHODS,
         REVIEW_INBOX_SERVICE,
         &REVIEW_INBOX_METHODS,
     )
+    .merge(citizen)
+}
+
+/// `CardStatusService` (verifiers), `FoundCardService` (stations record, owners ask) and
+/// `StatusInboxService` (review services publish card status).
+pub fn status() -> AccessPolicy {
+    let found = FOUND_CARD_METHODS
+        .iter()
+        .fold(AccessPolicy::new(), |policy, (method, roles)| {
+            policy.allow(&method_path(FOUND_CARD_SERVICE, method), roles)
+        });
+    table(
+        CARD_STATUS_SERVICE,
+        &CARD_STATUS_METHODS,
+        STATUS_INBOX_SERVICE,
+        &STATUS_INBOX_METHODS,
+    )
+    .merge(found)
 }
 
 /// `ProductionService` (production operators; auditors read) and
@@ -227,9 +278,9 @@ pub fn production() -> AccessPolicy {
     )
 }
 
-/// The three tables together.
+/// Every service's table together.
 pub fn all() -> AccessPolicy {
-    acceptance().merge(review()).merge(production())
+    acceptance().merge(review()).merge(production()).merge(status())
 }
 
 #[cfg(test)]

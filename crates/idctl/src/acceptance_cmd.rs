@@ -135,6 +135,9 @@ pub struct SubmitArgs {
     /// The applicant's appearance has greatly changed from the card photo.
     #[arg(long)]
     appearance_changed: bool,
+    /// Replacement of a card reported lost: the loss report number.
+    #[arg(long)]
+    loss_report: Option<String>,
     /// The clerk taking the application.
     #[arg(long)]
     clerk: String,
@@ -296,6 +299,7 @@ async fn submit_request(args: SubmitArgs) -> anyhow::Result<pb::SubmitApplicatio
         current_card_expiry: args.card_expiry.map(date_to_wire),
         appearance_changed: args.appearance_changed,
         clerk: args.clerk,
+        loss_report_number: args.loss_report.unwrap_or_default(),
     })
 }
 
@@ -336,7 +340,7 @@ fn parse_sex(text: &str) -> Result<Sex, String> {
     text.parse().map_err(|e: idcard_domain::ParseEnumError| e.to_string())
 }
 
-fn parse_document(text: &str) -> Result<DocumentKind, String> {
+pub(crate) fn parse_document(text: &str) -> Result<DocumentKind, String> {
     text.parse().map_err(|e: idcard_domain::ParseEnumError| e.to_string())
 }
 
@@ -346,7 +350,7 @@ fn parse_waiver(text: &str) -> Result<Waiver, String> {
 
 /// The contract spells each document as `DOCUMENT_KIND_` and the domain's name in
 /// upper case.
-fn document_to_wire(kind: DocumentKind) -> pb::DocumentKind {
+pub(crate) fn document_to_wire(kind: DocumentKind) -> pb::DocumentKind {
     pb::DocumentKind::from_str_name(&format!("DOCUMENT_KIND_{}", kind.as_str().to_ascii_uppercase()))
         .unwrap_or(pb::DocumentKind::Unspecified)
 }

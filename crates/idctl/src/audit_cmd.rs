@@ -18,8 +18,7 @@ pub enum Command {
         /// in the data directory, or the three service databases with `--postgres`.
         #[arg(long)]
         database: Vec<String>,
-        /// A PostgreSQL server whose idcard_acceptance, idcard_review and idcard_production
-        /// databases are checked.
+        /// A PostgreSQL server whose idcard_<service> databases are checked.
         #[arg(long)]
         postgres: Option<String>,
     },
@@ -28,7 +27,7 @@ pub enum Command {
 pub async fn run(cmd: Command, endpoints: &Endpoints) -> anyhow::Result<ExitCode> {
     let Command::Verify { mut database, postgres } = cmd;
     if let Some(server) = postgres {
-        for name in ["acceptance", "review", "production"] {
+        for name in idctl::stack::SERVICES {
             database.push(idcard_db::postgres::database_url(&server, &format!("idcard_{name}")));
         }
     }

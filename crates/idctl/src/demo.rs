@@ -24,10 +24,18 @@ pub struct Args {
     /// How long to wait for each asynchronous step.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub step_timeout: Duration,
+    #[command(subcommand)]
+    pub walk: Option<Walk>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Walk {
+    /// A card reported lost, verified, revoked, reported again, replaced, and found.
+    Loss,
 }
 
 /// One sample applicant (see `seed/residents.jsonl`).
-struct Applicant {
+pub(crate) struct Applicant {
     kind: pb::ApplicationKind,
     citizen_id: &'static str,
     name: &'static str,
@@ -80,6 +88,9 @@ struct Clients {
 }
 
 pub async fn run(args: Args, endpoints: &Endpoints) -> anyhow::Result<ExitCode> {
+    if let Some(Walk::Loss) = args.walk {
+        return crate::demo_loss::run(&args, endpoints).await;
+    }
     // The demo acts as a clerk, a reviewer and a production operator, each with a token
     // of its own from the development signing key of `idctl up`.
     let secure = endpoints.acceptance_url.starts_with("https://");
@@ -271,7 +282,7 @@ async fn walk(c: &mut Clients, point: &str, who: &Applicant, remake: bool) -> an
     Ok(collected)
 }
 
-fn submit_request(point: &str, who: &Applicant) -> pb::SubmitApplicationRequest {
+pub(crate) fn submit_request(point: &str, who: &Applicant) -> pb::SubmitApplicationRequest {
     let date = |(year, month, day): (i32, i32, i32)| pb::CalendarDate { year, month, day };
     pb::SubmitApplicationRequest {
         request_id: uuid::Uuid::now_v7().to_string(),
@@ -301,11 +312,12 @@ fn submit_request(point: &str, who: &Applicant) -> pb::SubmitApplicationRequest 
         current_card_expiry: who.card_expiry.map(date),
         appearance_changed: false,
         clerk: "clerk-demo".to_string(),
+        loss_report_number: String::new(),
     }
 }
 
 /// The start of a JPEG file; the demo has no camera.
-const DEMO_PHOTO: &[u8] = &[
+pub(crate) const DEMO_PHOTO: &[u8] = &[
     0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0xFF, 0xD9,
 ];
 

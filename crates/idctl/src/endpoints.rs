@@ -33,6 +33,14 @@ pub struct Endpoints {
         default_value = "https://127.0.0.1:50053"
     )]
     pub production_url: String,
+    /// The status service (card verification, found cards).
+    #[arg(
+        long,
+        global = true,
+        env = "IDCARD_STATUS_URL",
+        default_value = "https://127.0.0.1:50054"
+    )]
+    pub status_url: String,
     /// Bearer token for the calls (`idctl token issue` makes a development one).
     #[arg(long, global = true, env = "IDCARD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

@@ -5,9 +5,11 @@
 mod acceptance_cmd;
 mod audit_cmd;
 mod demo;
+mod demo_loss;
 mod endpoints;
 mod id_check;
 mod keys_cmd;
+mod loss_cmd;
 mod migrate_cmd;
 mod outbox_cmd;
 mod print;
@@ -40,7 +42,8 @@ struct Cli {
 enum Command {
     /// Run the three services in this process (SQLite under the data directory by default).
     Up(up::Args),
-    /// Drive one renewal and one replacement through a running stack to collection.
+    /// Drive one renewal and one replacement through a running stack to collection
+    /// (`idctl demo loss`: a card's loss report, verification and replacement).
     Demo(demo::Args),
     /// Acceptance-point RPCs: submit, get, list, arrival, collection.
     #[command(subcommand)]
@@ -62,6 +65,17 @@ enum Command {
     /// Citizen ID numbers.
     #[command(subcommand)]
     Id(id_check::Command),
+    /// Loss reports at the counter: report, get, revoke.
+    #[command(subcommand)]
+    Loss(loss_cmd::LossCommand),
+    /// Verify a card's status, as a bank or hotel does (a verifier token).
+    Verify(loss_cmd::VerifyArgs),
+    /// The national found-card register.
+    #[command(subcommand)]
+    Found(loss_cmd::FoundCommand),
+    /// A citizen's online loss report (a citizen token).
+    #[command(subcommand)]
+    Citizen(loss_cmd::CitizenCommand),
     /// Development bearer tokens.
     #[command(subcommand)]
     Token(token_cmd::Command),
@@ -87,6 +101,10 @@ async fn main() -> ExitCode {
         Command::Migrate(args) => migrate_cmd::run(args).await,
         Command::Outbox(cmd) => outbox_cmd::run(cmd).await,
         Command::Id(cmd) => id_check::run(cmd).await,
+        Command::Loss(cmd) => loss_cmd::run_loss(cmd, &cli.endpoints).await,
+        Command::Verify(args) => loss_cmd::run_verify(args, &cli.endpoints).await,
+        Command::Found(cmd) => loss_cmd::run_found(cmd, &cli.endpoints).await,
+        Command::Citizen(cmd) => loss_cmd::run_citizen(cmd, &cli.endpoints).await,
         Command::Token(cmd) => token_cmd::run(cmd, &cli.endpoints).await,
         Command::Keys(cmd) => keys_cmd::run(cmd, &cli.endpoints).await,
         Command::Audit(cmd) => audit_cmd::run(cmd, &cli.endpoints).await,

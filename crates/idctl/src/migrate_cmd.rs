@@ -21,6 +21,7 @@ pub enum Service {
     Acceptance,
     Review,
     Production,
+    Status,
 }
 
 impl Service {
@@ -30,6 +31,7 @@ impl Service {
             Service::Acceptance => &acceptance::MIGRATION_SETS,
             Service::Review => &review::MIGRATION_SETS,
             Service::Production => &production::MIGRATION_SETS,
+            Service::Status => &status::MIGRATION_SETS,
         }
     }
 }

@@ -398,6 +398,70 @@ fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
+/// A loss report and its history; the citizen id only masked.
+pub fn loss_report(r: &pb::LossReport) -> String {
+    let mut out = format!(
+        "loss report {}\n  state        {}\n  kind         {}\n  citizen id   {}\n  taken at     {}\n  reported     {}",
+        r.report_number,
+        loss_state_name(r.state),
+        pb::LossKind::try_from(r.kind)
+            .map(|k| k.as_str_name())
+            .unwrap_or("?")
+            .trim_start_matches("LOSS_KIND_")
+            .to_lowercase(),
+        r.citizen_id_masked,
+        r.taken_at,
+        instant(r.reported_at.as_ref().map(idcard_server::wire::timestamp_to_ms)),
+    );
+    if !r.same_as_report_number.is_empty() {
+        out.push_str(&format!(
+            "\n  same as      {} (the card was already reported)",
+            r.same_as_report_number
+        ));
+    }
+    out.push_str("\n  history");
+    for event in &r.history {
+        out.push_str(&format!(
+            "\n    {}  {:<10}  {}",
+            instant(event.at.as_ref().map(idcard_server::wire::timestamp_to_ms)),
+            loss_state_name(event.state),
+            event.note
+        ));
+    }
+    out
+}
+
+/// `active`, `revoked`…
+pub fn loss_state_name(state: i32) -> String {
+    pb::LossReportState::try_from(state)
+        .map(|s| s.as_str_name().trim_start_matches("LOSS_REPORT_STATE_").to_lowercase())
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// `VALID`, `REPORTED_LOST`, `INVALIDATED` or `NO_MATCH`.
+pub fn verification(answer: i32) -> &'static str {
+    match pb::VerificationAnswer::try_from(answer) {
+        Ok(pb::VerificationAnswer::Valid) => "VALID",
+        Ok(pb::VerificationAnswer::ReportedLost) => "REPORTED_LOST",
+        Ok(pb::VerificationAnswer::Invalidated) => "INVALIDATED",
+        Ok(pb::VerificationAnswer::NoMatch) => "NO_MATCH",
+        _ => "UNSPECIFIED",
+    }
+}
+
+pub fn found_card(answer: &pb::QueryFoundCardResponse) -> String {
+    if answer.found {
+        format!(
+            "found at {}; collect it at {} (registered {})",
+            answer.found_at,
+            answer.collect_at,
+            instant(answer.registered_at.as_ref().map(idcard_server::wire::timestamp_to_ms))
+        )
+    } else {
+        "no found card is registered for this number".to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

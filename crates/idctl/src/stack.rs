@@ -1,6 +1,7 @@
-//! Three services in one process, each knowing the others' addresses.
+//! The services in one process, each knowing the others' addresses.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,12 +14,25 @@ use crate::security::DevSecurity;
 /// Every mainland GB/T 2260 code starts with 1 to 6; one review service serves them all.
 pub const ROUTES: &str = "1=review,2=review,3=review,4=review,5=review,6=review";
 
-/// Three bound listeners, so that every service knows the others' addresses before any
-/// starts (ports may be 0 in tests).
+/// The services of a stack, in the order of ports, URLs and databases.
+pub const SERVICES: [&str; 4] = ["acceptance", "review", "production", "status"];
+
+/// Bound listeners for every service, so that each knows the others' addresses before
+/// any starts (ports may be 0 in tests).
 pub struct Stack {
-    listeners: [TcpListener; 3],
-    addrs: [SocketAddr; 3],
+    listeners: [TcpListener; 4],
+    addrs: [SocketAddr; 4],
     security: DevSecurity,
+    notify_file: PathBuf,
+}
+
+/// Where the services are (`https` unless insecure).
+#[derive(Debug, Clone)]
+pub struct Urls {
+    pub acceptance: String,
+    pub review: String,
+    pub production: String,
+    pub status: String,
 }
 
 /// The service configurations of one stack.
@@ -26,47 +40,57 @@ pub struct Configs {
     pub acceptance: acceptance::Config,
     pub review: review::Config,
     pub production: production::Config,
+    pub status: status::Config,
 }
 
 impl Stack {
-    /// Binds the three ports; the services will use `security`.
-    pub async fn bind(ip: IpAddr, ports: [u16; 3], security: DevSecurity) -> anyhow::Result<Stack> {
-        let names = ["acceptance", "review", "production"];
-        let mut listeners = Vec::with_capacity(3);
-        for (name, port) in names.iter().zip(ports) {
+    /// Binds the four ports; the services will use `security`, and write applicant
+    /// notifications to `notify_file` (JSON lines, recipients masked).
+    pub async fn bind(
+        ip: IpAddr,
+        ports: [u16; 4],
+        security: DevSecurity,
+        notify_file: PathBuf,
+    ) -> anyhow::Result<Stack> {
+        let mut listeners = Vec::with_capacity(SERVICES.len());
+        let mut addrs = Vec::with_capacity(SERVICES.len());
+        for (name, port) in SERVICES.iter().zip(ports) {
             let addr = SocketAddr::new(ip, port);
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("{name}: cannot listen on {addr}"))?;
+            addrs.push(listener.local_addr()?);
             listeners.push(listener);
         }
-        let addrs = [
-            listeners[0].local_addr()?,
-            listeners[1].local_addr()?,
-            listeners[2].local_addr()?,
-        ];
-        let listeners: [TcpListener; 3] = listeners.try_into().map_err(|_| anyhow::anyhow!("three listeners"))?;
+        let listeners: [TcpListener; 4] = listeners.try_into().map_err(|_| anyhow::anyhow!("four listeners"))?;
+        let addrs: [SocketAddr; 4] = addrs.try_into().map_err(|_| anyhow::anyhow!("four addresses"))?;
         Ok(Stack {
             listeners,
             addrs,
             security,
+            notify_file,
         })
     }
 
-    /// URLs of acceptance, review and production (`https` unless insecure).
-    pub fn urls(&self) -> (String, String, String) {
+    pub fn urls(&self) -> Urls {
         let scheme = self.security.scheme();
         let url = |a: SocketAddr| format!("{scheme}://{a}");
-        (url(self.addrs[0]), url(self.addrs[1]), url(self.addrs[2]))
+        Urls {
+            acceptance: url(self.addrs[0]),
+            review: url(self.addrs[1]),
+            production: url(self.addrs[2]),
+            status: url(self.addrs[3]),
+        }
     }
 
     pub fn security(&self) -> &DevSecurity {
         &self.security
     }
 
-    /// Settings for each service on its database, wired to the others.
-    pub fn configs(&self, acceptance_db: String, review_db: String, production_db: String) -> anyhow::Result<Configs> {
-        let (acceptance_url, review_url, production_url) = self.urls();
+    /// Settings for each service on its database (in [`SERVICES`] order), wired to the
+    /// others.
+    pub fn configs(&self, databases: [String; 4]) -> anyhow::Result<Configs> {
+        let urls = self.urls();
         let dev = |common: CommonSettings, name: &str, peers: String| CommonSettings {
             instance_name: Some(name.to_string()),
             peers,
@@ -74,37 +98,55 @@ impl Stack {
             relay_max_backoff: Duration::from_secs(10),
             ..common
         };
+        let [acceptance_db, review_db, production_db, status_db] = databases;
+        let notify = idcard_notify::NotifySettings {
+            notify_file: Some(self.notify_file.clone()),
+            ..idcard_notify::NotifySettings::default()
+        };
         let mut acceptance = acceptance::Config::for_database(acceptance_db);
-        acceptance.common = dev(acceptance.common, "acceptance", format!("review={review_url}"));
+        acceptance.common = dev(acceptance.common, "acceptance", format!("review={}", urls.review));
         acceptance.routes = ROUTES.to_string();
         acceptance.production_centre = "production".to_string();
+        acceptance.notify = notify.clone();
         let mut review = review::Config::for_database(review_db);
         review.common = dev(
             review.common,
             "review",
-            format!("acceptance={acceptance_url},production={production_url}"),
+            format!(
+                "acceptance={},production={},status={}",
+                urls.acceptance, urls.production, urls.status
+            ),
         );
+        review.notify = notify;
         let mut production = production::Config::for_database(production_db);
-        production.common = dev(production.common, "production", format!("acceptance={acceptance_url}"));
+        production.common = dev(
+            production.common,
+            "production",
+            format!("acceptance={}", urls.acceptance),
+        );
+        let mut status = status::Config::for_database(status_db);
+        status.common = dev(status.common, "status", format!("review={}", urls.review));
         self.security.apply(&mut acceptance.common, "acceptance")?;
         self.security.apply(&mut review.common, "review")?;
         self.security.apply(&mut production.common, "production")?;
+        self.security.apply(&mut status.common, "status")?;
         Ok(Configs {
             acceptance,
             review,
             production,
+            status,
         })
     }
 
-    /// The listeners of acceptance, review and production, for a caller that starts
-    /// the services itself (a test that starts one late).
-    pub fn into_listeners(self) -> [TcpListener; 3] {
+    /// The listeners (in [`SERVICES`] order), for a caller that starts the services
+    /// itself (a test that starts one late).
+    pub fn into_listeners(self) -> [TcpListener; 4] {
         self.listeners
     }
 
-    /// Starts the three services.
+    /// Starts every service.
     pub fn spawn(self, configs: Configs, shutdown: CancellationToken) -> Running {
-        let [a, r, p] = self.listeners;
+        let [a, r, p, s] = self.listeners;
         let mut tasks = tokio::task::JoinSet::new();
         let stop = shutdown.clone();
         tasks.spawn(async move {
@@ -123,6 +165,12 @@ impl Stack {
             production::serve_with_listener(configs.production, p, stop)
                 .await
                 .map_err(|e| anyhow::anyhow!("production: {e}"))
+        });
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            status::serve_with_listener(configs.status, s, stop)
+                .await
+                .map_err(|e| anyhow::anyhow!("status: {e}"))
         });
         Running { tasks }
     }

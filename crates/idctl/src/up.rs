@@ -29,6 +29,8 @@ pub struct Args {
     pub review_port: u16,
     #[arg(long, env = "IDCARD_PRODUCTION_PORT", default_value_t = production::DEFAULT_PORT)]
     pub production_port: u16,
+    #[arg(long, env = "IDCARD_STATUS_PORT", default_value_t = status::DEFAULT_PORT)]
+    pub status_port: u16,
     /// Run on PostgreSQL instead of SQLite: `postgres://USER@HOST:PORT`. Each service gets
     /// its own database (idcard_acceptance, idcard_review, idcard_production), created if
     /// missing.
@@ -59,27 +61,37 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let stack = Stack::bind(
         args.bind,
-        [args.acceptance_port, args.review_port, args.production_port],
+        [
+            args.acceptance_port,
+            args.review_port,
+            args.production_port,
+            args.status_port,
+        ],
         security.clone(),
+        args.data_dir.join("notifications.jsonl"),
     )
     .await?;
-    let [acceptance_db, review_db, production_db] = databases(&args).await?;
+    let databases = databases(&args).await?;
     let store = if args.postgres.is_some() {
         "PostgreSQL"
     } else {
         "SQLite"
     };
-    let configs = stack.configs(acceptance_db, review_db, production_db)?;
+    let configs = stack.configs(databases)?;
     let shutdown = idcard_server::shutdown_on_signal();
     let urls = stack.urls();
     let running = stack.spawn(configs, shutdown.clone());
 
     if !args.no_seed {
-        seed(&urls.1, &security).await?;
+        seed(&urls.review, &security).await?;
     }
     println!(
-        "stack up on {store}: acceptance {}, review {}, production {}; Ctrl-C stops",
-        urls.0, urls.1, urls.2
+        "stack up on {store}: acceptance {}, review {}, production {}, status {}; notifications in {}; Ctrl-C stops",
+        urls.acceptance,
+        urls.review,
+        urls.production,
+        urls.status,
+        args.data_dir.join("notifications.jsonl").display()
     );
     match security.ca_cert() {
         Some(ca) => println!(
@@ -96,10 +108,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// One database per service: SQLite files under the data directory, or PostgreSQL
 /// databases created on the server if missing.
-async fn databases(args: &Args) -> anyhow::Result<[String; 3]> {
-    let names = ["acceptance", "review", "production"];
-    let mut urls = Vec::with_capacity(3);
-    for name in names {
+async fn databases(args: &Args) -> anyhow::Result<[String; 4]> {
+    let mut urls = Vec::with_capacity(4);
+    for name in idctl::stack::SERVICES {
         let url = match &args.postgres {
             Some(server) => idcard_db::postgres::ensure_database(server, &format!("idcard_{name}"))
                 .await
@@ -108,7 +119,7 @@ async fn databases(args: &Args) -> anyhow::Result<[String; 3]> {
         };
         urls.push(url);
     }
-    urls.try_into().map_err(|_| anyhow::anyhow!("three databases"))
+    urls.try_into().map_err(|_| anyhow::anyhow!("four databases"))
 }
 
 /// Loads the sample residents once the review service answers. The fixed request id

@@ -3,7 +3,8 @@
 //! The auth layer has checked the token and the role before a handler runs; handlers
 //! check the scope. A clerk works only at the points of their token's scope: submitting
 //! or listing for another point is PERMISSION_DENIED, and another point's application
-//! answers NOT_FOUND exactly as an unknown one, so its existence does not leak.
+//! answers NOT_FOUND exactly as an unknown one, so its existence does not leak. Loss
+//! reports are handled in `loss_report`.
 
 use idcard_auth::Caller;
 use idcard_crypto::{KeySource, Keyring, Purpose};
@@ -19,6 +20,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::audit::{self, Actor};
+use crate::notification;
 use crate::routing::Routes;
 use crate::store::{self, ApplicationRow, NewApplication, Record};
 use crate::submission::{self, Limits, Rejected};
@@ -26,6 +28,9 @@ use crate::view;
 
 /// Message kind of an application sent to the domicile review service.
 pub const KIND_RECEIVE_APPLICATION: &str = "review.receive_application";
+/// Message kind of a collection sent to the domicile review service (on renewal the
+/// surrendered card becomes invalid).
+pub const KIND_RECEIVE_COLLECTION_NOTICE: &str = "review.receive_collection_notice";
 
 pub struct Acceptance {
     pub db: Db,
@@ -86,6 +91,9 @@ impl AcceptanceService for Acceptance {
                         ),
                     }]));
                 }
+                if let Some(report) = &accepted.loss_report {
+                    check_loss_report(tx, &keys, report, &accepted.citizen_id).await?;
+                }
                 let application_id = Uuid::now_v7();
                 let receipt = ReceiptNo::from_u64(fastrand::u64(..));
                 let now = now_ms();
@@ -110,7 +118,13 @@ impl AcceptanceService for Acceptance {
                 )
                 .await
                 .map_err(from_db)?;
-                let note = format!("accepted at {}", accepted.acceptance_point_code);
+                let note = match &accepted.loss_report {
+                    Some(report) => format!(
+                        "accepted at {}; follows loss report {report}",
+                        accepted.acceptance_point_code
+                    ),
+                    None => format!("accepted at {}", accepted.acceptance_point_code),
+                };
                 store::record_step(tx, application_id, ApplicationState::Submitted, now, &actor.subject, &note)
                     .await
                     .map_err(from_db)?;
@@ -144,12 +158,15 @@ impl AcceptanceService for Acceptance {
                 )
                 .await
                 .map_err(from_db)?;
-                let detail = format!(
+                let mut detail = format!(
                     "kind={} point={} review={}",
                     accepted.kind.as_str(),
                     accepted.acceptance_point_code,
                     accepted.review_peer
                 );
+                if let Some(report) = &accepted.loss_report {
+                    detail.push_str(&format!(" loss_report={report}"));
+                }
                 audit::record(tx, &actor, audit::SUBMIT, application_id, &detail)
                     .await
                     .map_err(from_db)?;
@@ -182,7 +199,7 @@ impl AcceptanceService for Acceptance {
         let mut tx = self.db.begin().await.map_err(from_db)?;
         audit::record(
             &mut tx,
-            &Actor::reader(caller.as_ref()),
+            &Actor::caller(caller.as_ref()),
             audit::READ_PERSONAL_DATA,
             row.application_id,
             "",
@@ -258,7 +275,7 @@ impl AcceptanceService for Acceptance {
         let actor = Actor::clerk(caller.as_ref(), &request.clerk).map_err(|e| invalid_argument(&[e]))?;
         self.check_visible(&key, caller.as_ref()).await?;
         let keys = self.keys.current();
-        let (response, _) = idempotent::run(
+        let (response, new) = idempotent::run(
             &self.db,
             &keys,
             "ConfirmCardArrival",
@@ -287,12 +304,23 @@ impl AcceptanceService for Acceptance {
                 audit::record(tx, &actor, audit::CARD_ARRIVED, id, next.as_str())
                     .await
                     .map_err(from_db)?;
+                let details = store::details(tx, &keys, id).await.map_err(from_db)?;
+                if let Some(phone) = notification::applicant_phone(&details.submission) {
+                    let ready =
+                        notification::ready_for_collection(&row.receipt_number, &row.acceptance_point_code, phone);
+                    notification::send(tx, &keys, &id.to_string(), &ready)
+                        .await
+                        .map_err(from_db)?;
+                }
                 Ok(pb::ConfirmCardArrivalResponse {
                     application: Some(current(tx, &keys, id).await?),
                 })
             },
         )
         .await?;
+        if new {
+            self.relay.wake();
+        }
         Ok(Response::new(response))
     }
 
@@ -307,7 +335,7 @@ impl AcceptanceService for Acceptance {
         let actor = Actor::clerk(caller.as_ref(), &request.clerk).map_err(|e| invalid_argument(&[e]))?;
         self.check_visible(&key, caller.as_ref()).await?;
         let keys = self.keys.current();
-        let (response, _) = idempotent::run(
+        let (response, new) = idempotent::run(
             &self.db,
             &keys,
             "CollectCard",
@@ -363,6 +391,26 @@ impl AcceptanceService for Acceptance {
                 audit::record(tx, &actor, audit::COLLECT, id, next.as_str())
                     .await
                     .map_err(from_db)?;
+                // The domicile bureau invalidates the surrendered card of a renewal.
+                let notice = pb::ReceiveCollectionNoticeRequest {
+                    message_id: String::new(),
+                    application_id: id.to_string(),
+                    collected_at: Some(wire::ms_to_timestamp(now)),
+                    old_card_surrendered: request.old_card_surrendered,
+                };
+                enqueue(
+                    tx,
+                    &keys,
+                    NewMessage {
+                        destination: &row.review_peer,
+                        kind: KIND_RECEIVE_COLLECTION_NOTICE,
+                        ordering_key: &id.to_string(),
+                        payload: notice.encode_to_vec(),
+                        sealed_for: Purpose::Data,
+                    },
+                )
+                .await
+                .map_err(from_db)?;
                 tracing::info!(application_id = %id, "card collected");
                 Ok(pb::CollectCardResponse {
                     application: Some(current(tx, &keys, id).await?),
@@ -370,7 +418,31 @@ impl AcceptanceService for Acceptance {
             },
         )
         .await?;
+        if new {
+            self.relay.wake();
+        }
         Ok(Response::new(response))
+    }
+
+    async fn report_loss(
+        &self,
+        request: Request<pb::ReportLossRequest>,
+    ) -> Result<Response<pb::ReportLossResponse>, Status> {
+        self.take_loss_report(request).await
+    }
+
+    async fn get_loss_report(
+        &self,
+        request: Request<pb::GetLossReportRequest>,
+    ) -> Result<Response<pb::GetLossReportResponse>, Status> {
+        self.show_loss_report(request).await
+    }
+
+    async fn revoke_loss_report(
+        &self,
+        request: Request<pb::RevokeLossReportRequest>,
+    ) -> Result<Response<pb::RevokeLossReportResponse>, Status> {
+        self.request_revocation(request).await
     }
 }
 
@@ -385,16 +457,36 @@ impl Acceptance {
 
 /// The verified caller the auth layer put into the request. Absent only when no auth
 /// layer is in front (insecure mode gives a synthetic caller): then unrestricted.
-fn caller_of<T>(request: &Request<T>) -> Option<Caller> {
+pub(crate) fn caller_of<T>(request: &Request<T>) -> Option<Caller> {
     request.extensions().get::<Caller>().cloned()
 }
 
-fn may_see(caller: Option<&Caller>, point: &str) -> bool {
+pub(crate) fn may_see(caller: Option<&Caller>, point: &str) -> bool {
     caller.is_none_or(|caller| caller.can_see_point(point))
 }
 
-fn outside_scope(point: &str) -> Status {
+pub(crate) fn outside_scope(point: &str) -> Status {
     Status::permission_denied(format!("acceptance point {point} is outside your scope"))
+}
+
+/// A replacement may follow a loss report taken elsewhere; one this service holds must be
+/// the applicant's own.
+async fn check_loss_report(
+    tx: &mut Tx,
+    keys: &Keyring,
+    report: &ReceiptNo,
+    citizen_id: &idcard_domain::CitizenId,
+) -> Result<(), Status> {
+    match store::loss_reports::belongs_to(tx, keys, report.as_str(), citizen_id)
+        .await
+        .map_err(from_db)?
+    {
+        Some(false) => Err(invalid_argument(&[FieldError::new(
+            "loss_report_number",
+            "not a loss report of this applicant",
+        )])),
+        Some(true) | None => Ok(()),
+    }
 }
 
 /// The one answer for an application that does not exist or that the caller may not see.

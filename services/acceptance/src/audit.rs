@@ -1,6 +1,7 @@
-//! Who acts on applications, and the audit entries their actions leave: every state
-//! change and every read of personal data, in the transaction of the change. Entries name
-//! applications by id and never carry personal data.
+//! Who acts on applications and loss reports, and the audit entries their actions leave:
+//! every state change and every read of personal data, in the transaction of the change.
+//! Entries name applications by id and loss reports by number, and never carry personal
+//! data.
 
 use idcard_audit::Entry;
 use idcard_auth::{Caller, PeerService};
@@ -16,6 +17,12 @@ pub const DECISION: &str = "application.decision";
 pub const PRODUCTION_UPDATE: &str = "application.production_update";
 pub const CARD_ARRIVED: &str = "application.card_arrived";
 pub const COLLECT: &str = "application.collect";
+
+pub const LOSS_REPORT: &str = "loss_report.report";
+pub const LOSS_REPORT_AGAIN: &str = "loss_report.report_again";
+pub const LOSS_REPORT_READ: &str = "loss_report.read";
+pub const LOSS_REPORT_REVOKE: &str = "loss_report.revoke";
+pub const LOSS_REPORT_OUTCOME: &str = "loss_report.outcome";
 
 /// Who did it: recorded in the audit log and, for people, in the application's history.
 #[derive(Debug, Clone)]
@@ -38,8 +45,8 @@ impl Actor {
         }
     }
 
-    /// The caller of a read.
-    pub fn reader(caller: Option<&Caller>) -> Actor {
+    /// The caller of a front-end method that names no clerk in its request.
+    pub fn caller(caller: Option<&Caller>) -> Actor {
         caller.map(Actor::of).unwrap_or_else(|| Actor {
             subject: "unauthenticated".to_string(),
             role: "none".to_string(),
@@ -75,14 +82,28 @@ pub async fn record(
     application_id: Uuid,
     detail: &str,
 ) -> Result<(), DbError> {
-    let target = format!("application:{application_id}");
+    entry(tx, actor, action, &format!("application:{application_id}"), detail).await
+}
+
+/// Records `action` by `actor` on a loss report in `tx`.
+pub async fn record_loss_report(
+    tx: &mut Tx,
+    actor: &Actor,
+    action: &str,
+    report_number: &str,
+    detail: &str,
+) -> Result<(), DbError> {
+    entry(tx, actor, action, &format!("loss_report:{report_number}"), detail).await
+}
+
+async fn entry(tx: &mut Tx, actor: &Actor, action: &str, target: &str, detail: &str) -> Result<(), DbError> {
     idcard_audit::record(
         tx,
         &Entry {
             actor: &actor.subject,
             role: &actor.role,
             action,
-            target: &target,
+            target,
             detail,
         },
     )

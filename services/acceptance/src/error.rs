@@ -15,6 +15,9 @@ pub enum Error {
     Settings(#[from] idcard_server::settings::SettingsError),
     #[error(transparent)]
     Routes(#[from] crate::routing::RouteError),
+    /// The notification sink is misconfigured.
+    #[error(transparent)]
+    Notify(#[from] idcard_notify::NotifyError),
     #[error(transparent)]
     Serve(#[from] idcard_server::ServeError),
 }

@@ -1,12 +1,13 @@
 //! `idcard.v1.AcceptanceInboxService`: decisions from review services and progress from
-//! production centres, delivered by their outbox relays. The auth layer admits only the
-//! expected peer's certificate; every change is audited with that peer as the actor.
+//! production centres, and outcomes of loss reports, delivered by their outbox relays.
+//! The auth layer admits only the expected peer's certificate; every change is audited
+//! with that peer as the actor.
 
 use idcard_auth::PeerService;
-use idcard_crypto::KeySource;
+use idcard_crypto::{KeySource, Keyring};
 use idcard_db::{Db, Tx};
 use idcard_domain::{ApplicationEvent, ApplicationState, transition};
-use idcard_outbox::accept_inbound;
+use idcard_outbox::{RelayHandle, accept_inbound};
 use idcard_proto::v1 as pb;
 use idcard_proto::v1::acceptance_inbox_service_server::AcceptanceInboxService;
 use idcard_server::status::{FieldError, from_db, invalid_argument};
@@ -15,11 +16,15 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::audit::{self, Actor};
-use crate::store::{self, Record};
+use crate::loss_report;
+use crate::notification;
+use crate::store::{self, ApplicationRow, Record};
 
 pub struct AcceptanceInbox {
     pub db: Db,
     pub keys: KeySource,
+    /// Woken when a change enqueued a notification.
+    pub relay: RelayHandle,
 }
 
 #[tonic::async_trait]
@@ -83,9 +88,9 @@ impl AcceptanceInboxService for AcceptanceInbox {
             message_id,
             "acceptance.receive_decision",
             application_id,
-            |tx, state| {
+            |tx, row| {
                 Box::pin(async move {
-                    let Some(next) = step(state, event)? else {
+                    let Some(next) = step(row.state().map_err(from_db)?, event)? else {
                         return Ok(None);
                     };
                     store::set_record(tx, &keys, application_id, &record)
@@ -94,6 +99,9 @@ impl AcceptanceInboxService for AcceptanceInbox {
                     store::record_step(tx, application_id, next, at, &reviewer, &note)
                         .await
                         .map_err(from_db)?;
+                    if let Record::Rejection(rejection) = &record {
+                        tell_rejection(tx, &keys, &row, rejection).await?;
+                    }
                     Ok(Some(Change {
                         actor: peer,
                         action: audit::DECISION,
@@ -103,6 +111,7 @@ impl AcceptanceInboxService for AcceptanceInbox {
             },
         )
         .await?;
+        self.relay.wake();
         Ok(Response::new(pb::ReceiveDecisionResponse {}))
     }
 
@@ -144,9 +153,9 @@ impl AcceptanceInboxService for AcceptanceInbox {
             message_id,
             "acceptance.receive_production_update",
             application_id,
-            |tx, state| {
+            |tx, row| {
                 Box::pin(async move {
-                    let mut state = state;
+                    let mut state = row.state().map_err(from_db)?;
                     let mut steps = Vec::new();
                     for (i, event) in events.iter().enumerate() {
                         let Some(next) = step(state, *event)? else {
@@ -176,6 +185,33 @@ impl AcceptanceInboxService for AcceptanceInbox {
         .await?;
         Ok(Response::new(pb::ReceiveProductionUpdateResponse {}))
     }
+
+    async fn receive_loss_report_outcome(
+        &self,
+        request: Request<pb::ReceiveLossReportOutcomeRequest>,
+    ) -> Result<Response<pb::ReceiveLossReportOutcomeResponse>, Status> {
+        let peer = Actor::peer(request.extensions().get::<PeerService>());
+        loss_report::outcome::receive(&self.db, peer, request.into_inner()).await?;
+        Ok(Response::new(pb::ReceiveLossReportOutcomeResponse {}))
+    }
+}
+
+/// Tells the applicant, at the phone the submission gave, why the application was
+/// rejected and whom to contact.
+async fn tell_rejection(
+    tx: &mut Tx,
+    keys: &Keyring,
+    row: &ApplicationRow,
+    rejection: &pb::Rejection,
+) -> Result<(), Status> {
+    let details = store::details(tx, keys, row.application_id).await.map_err(from_db)?;
+    if let Some(phone) = notification::applicant_phone(&details.submission) {
+        let message = notification::rejected(&row.receipt_number, phone, rejection);
+        notification::send(tx, keys, &row.application_id.to_string(), &message)
+            .await
+            .map_err(from_db)?;
+    }
+    Ok(())
 }
 
 fn ids(message_id: &str, application_id: &str) -> Result<(Uuid, Uuid), Status> {
@@ -196,7 +232,7 @@ struct Change {
     detail: String,
 }
 
-/// What a message does to an application in a state: `None` when it changes nothing.
+/// What a message does to an application as it stands: `None` when it changes nothing.
 type Changing<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Option<Change>, Status>> + Send + 'a>>;
 
 /// Applies an inbound message once: records its id in the inbox, makes the change and
@@ -206,7 +242,7 @@ async fn apply(
     message_id: Uuid,
     kind: &str,
     application_id: Uuid,
-    change: impl for<'t> FnOnce(&'t mut Tx, ApplicationState) -> Changing<'t>,
+    change: impl for<'t> FnOnce(&'t mut Tx, ApplicationRow) -> Changing<'t>,
 ) -> Result<(), Status> {
     let mut tx = db.begin().await.map_err(from_db)?;
     if !accept_inbound(&mut tx, message_id, kind).await.map_err(from_db)? {
@@ -217,8 +253,7 @@ async fn apply(
         .await
         .map_err(from_db)?
         .ok_or_else(|| Status::not_found("no such application"))?;
-    let state = row.state().map_err(from_db)?;
-    if let Some(change) = change(&mut tx, state).await? {
+    if let Some(change) = change(&mut tx, row).await? {
         audit::record(&mut tx, &change.actor, change.action, application_id, &change.detail)
             .await
             .map_err(from_db)?;

@@ -1,6 +1,9 @@
 //! The residence-side acceptance service: takes renewal and replacement applications
 //! from citizens whose household is registered elsewhere, sends them to the domicile
 //! review service through the outbox, follows their progress, and hands the card over.
+//! It also takes loss reports at the counter and follows what the domicile bureau makes
+//! of them, and tells applicants (through `idcard-notify`) when an application is
+//! rejected or a card is ready for collection.
 //!
 //! It owns its database and never reads another service's; every rule comes from
 //! `idcard-domain`. Personal data is sealed at rest by `store` alone, every change and
@@ -14,6 +17,8 @@ pub mod config;
 mod delivery;
 mod error;
 mod inbox;
+mod loss_report;
+mod notification;
 mod routing;
 mod store;
 mod submission;
@@ -39,7 +44,7 @@ pub const DEFAULT_PORT: u16 = 50051;
 /// How often the audit sealer chains new entries.
 const AUDIT_SEAL_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Applications re-sealed per transaction after a key rotation. Each may hold a photo,
+/// Applications (and loss reports) re-sealed per transaction after a key rotation. Each may hold a photo,
 /// and on SQLite the batch holds the write lock.
 const RESEAL_BATCH: u32 = 32;
 
@@ -73,6 +78,7 @@ pub async fn serve_with_listener(
     let keys = common.key_source()?;
     let peers = common.peers()?;
     let routes = routing::Routes::parse(&config.routes, &peers)?;
+    let notifier = idcard_notify::Notifier::from_settings(&config.notify)?;
     let db = Db::connect(&common.database_url, &common.db_options()).await?;
     db.migrate(&MIGRATION_SETS).await?;
 
@@ -82,7 +88,7 @@ pub async fn serve_with_listener(
     let relay = Relay::new(
         db.clone(),
         keys.clone(),
-        delivery::AcceptanceDeliverer { peers },
+        delivery::AcceptanceDeliverer { peers, notifier },
         common.relay_config(),
     );
     let api = api::Acceptance {
@@ -97,12 +103,13 @@ pub async fn serve_with_listener(
     let inbox = inbox::AcceptanceInbox {
         db: db.clone(),
         keys: keys.clone(),
+        relay: relay.handle(),
     };
     let tasks = [
         tokio::spawn(relay.run(background.clone())),
         tokio::spawn(Sealer::new(db.clone(), AUDIT_SEAL_INTERVAL).run(background.clone())),
         idcard_server::spawn_key_reload(keys.clone(), common.key_reload_interval, background.clone()),
-        idcard_server::spawn_resealer("acceptance applications", config.reseal_interval, background.clone(), {
+        idcard_server::spawn_resealer("acceptance records", config.reseal_interval, background.clone(), {
             let db = db.clone();
             move || {
                 let db = db.clone();

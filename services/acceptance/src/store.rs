@@ -7,7 +7,10 @@
 //! index; the accepted submission (name, address, phone, photo) is sealed with the data
 //! key after its fingerprints are split out and sealed with the biometric key; a rejection
 //! is sealed with the data key. Each sealed value is bound to its column and application
-//! id, so a value copied into another row or column does not open.
+//! id, so a value copied into another row or column does not open. Loss reports live
+//! in [`loss_reports`] under the same rules.
+
+pub mod loss_reports;
 
 use idcard_crypto::{Keyring, Purpose};
 use idcard_db::{Backend, Db, DbError, Tx, on_tx};
@@ -25,6 +28,8 @@ pub struct ApplicationRow {
     pub kind: String,
     pub state: String,
     pub acceptance_point_code: String,
+    /// The review service (peer name) the application was routed to.
+    pub review_peer: String,
     pub accepted_at_ms: i64,
     pub due_date: String,
 }
@@ -86,8 +91,8 @@ pub struct NewApplication<'a> {
     pub due_date: &'a str,
 }
 
-const ROW_COLUMNS: &str =
-    "seq, application_id, receipt_number, kind, state, acceptance_point_code, accepted_at_ms, due_date";
+const ROW_COLUMNS: &str = "seq, application_id, receipt_number, kind, state, acceptance_point_code, review_peer, \
+                           accepted_at_ms, due_date";
 
 pub async fn insert_application(tx: &mut Tx, keys: &Keyring, app: &NewApplication<'_>) -> Result<(), DbError> {
     let id = app.application_id;
@@ -354,10 +359,17 @@ struct StaleRow {
     rejection: Option<Vec<u8>>,
 }
 
-/// Re-seals up to `limit` applications whose values or blind index are not under the
-/// active keys (after `idctl keys rotate`), and re-indexes their citizen id; returns how
-/// many rows it rewrote. Old keys keep opening the rows it has not reached yet.
+/// Re-seals up to `limit` applications and up to `limit` loss reports whose values or
+/// blind index are not under the active keys (after `idctl keys rotate`), and re-indexes
+/// their citizen id; returns how many rows it rewrote. Old keys keep opening the rows it
+/// has not reached yet.
 pub async fn reseal_batch(db: &Db, keys: &Keyring, limit: u32) -> Result<usize, DbError> {
+    let applications = reseal_applications(db, keys, limit).await?;
+    let reports = loss_reports::reseal_batch(db, keys, limit).await?;
+    Ok(applications + reports)
+}
+
+async fn reseal_applications(db: &Db, keys: &Keyring, limit: u32) -> Result<usize, DbError> {
     let current = sealed_with(keys);
     let mut tx = db.begin().await?;
     // SQLite's write transaction already excludes writers; PostgreSQL replicas take

@@ -3,7 +3,7 @@
 //! the rules.
 
 use idcard_domain::{
-    ApplicationKind, CitizenId, EligibilityFacts, Fee, Policy, RegionCode, application_fee, check_documents,
+    ApplicationKind, CitizenId, EligibilityFacts, Fee, Policy, ReceiptNo, RegionCode, application_fee, check_documents,
 };
 use idcard_proto::v1 as pb;
 use idcard_server::status::{FieldError, Reason};
@@ -19,6 +19,8 @@ pub struct Submission {
     pub domicile: RegionCode,
     pub review_peer: String,
     pub fee: Fee,
+    /// The loss report a replacement follows, if the clerk named one.
+    pub loss_report: Option<ReceiptNo>,
 }
 
 pub enum Rejected {
@@ -145,6 +147,20 @@ pub fn check(
         (_, None) => None,
     };
 
+    let loss_report = match (kind, request.loss_report_number.as_str()) {
+        (_, "") => None,
+        (Some(ApplicationKind::Renewal), _) => {
+            errors.push(
+                "loss_report_number",
+                "only a replacement follows a loss report; a renewal names none",
+            );
+            None
+        }
+        (_, number) => {
+            errors.take(ReceiptNo::parse(number).map_err(|err| FieldError::new("loss_report_number", err.to_string())))
+        }
+    };
+
     let (Some(acceptance_point_code), Some(kind), Some(citizen_id), Some(domicile), Some(review_peer), Some(fee)) =
         (acceptance_point_code, kind, citizen_id, domicile, review_peer, fee)
     else {
@@ -188,6 +204,7 @@ pub fn check(
         domicile,
         review_peer,
         fee,
+        loss_report,
     })
 }
 

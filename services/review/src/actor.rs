@@ -1,12 +1,12 @@
 //! Who calls a front-end method and what they may see: the subject, role and
-//! jurisdictions of the verified bearer token, as the auth layer put them into the
-//! request. There is no caller only in insecure mode without a token, and then nothing
+//! jurisdictions (or, for a citizen, own ID number) of the verified bearer token, as
+//! the auth layer put them into the request. There is no caller only in insecure mode without a token, and then nothing
 //! is restricted.
 
-use idcard_auth::Caller;
+use idcard_auth::{Caller, Role};
 use tonic::Request;
 
-/// The caller of a `ReviewService` method.
+/// The caller of a `ReviewService` or `CitizenService` method.
 pub struct Actor {
     caller: Option<Caller>,
 }
@@ -23,6 +23,19 @@ impl Actor {
     /// "4401" and "440106"), and auditors.
     pub fn can_see_region(&self, region: &str) -> bool {
         self.caller.as_ref().is_none_or(|caller| caller.can_see_region(region))
+    }
+
+    /// May the caller act as the citizen with ID number `citizen_id` (report their card
+    /// lost)? Only that citizen.
+    pub fn is_citizen(&self, citizen_id: &str) -> bool {
+        self.caller.as_ref().is_none_or(|caller| caller.is_citizen(citizen_id))
+    }
+
+    /// May the caller read the loss reports of `citizen_id`? That citizen, and auditors.
+    pub fn can_see_citizen(&self, citizen_id: &str) -> bool {
+        self.caller
+            .as_ref()
+            .is_none_or(|caller| caller.role() == Role::Auditor || caller.is_citizen(citizen_id))
     }
 
     /// The token subject: the reviewer recorded on decisions and in the audit log.

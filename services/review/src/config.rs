@@ -1,6 +1,15 @@
 //! The review service's settings, from flags or `IDCARD_*` environment variables.
 
+use idcard_notify::NotifySettings;
 use idcard_server::settings::CommonSettings;
+
+/// The peer name card status changes are published to unless `IDCARD_STATUS_PEER` says
+/// otherwise.
+pub const DEFAULT_STATUS_PEER: &str = "status";
+
+/// The name this instance goes by (`issuer` of published card status) unless
+/// `IDCARD_INSTANCE_NAME` says otherwise.
+pub const DEFAULT_INSTANCE_NAME: &str = "review";
 
 /// Settings of one review service instance, from flags or environment variables.
 #[derive(Debug, Clone, clap::Parser)]
@@ -9,23 +18,43 @@ use idcard_server::settings::CommonSettings;
     version,
     about = "Review service: the domicile county bureau that reviews remote ID card applications",
     long_about = "Review service: the domicile county bureau that checks remote ID card applications \
-against its household register, then issues a card or rejects with reasons.\n\n\
+against its household register, then issues a card or rejects with reasons. It is the system of record \
+for card status and loss reports.\n\n\
 Listens on 0.0.0.0:50052 unless IDCARD_LISTEN_ADDR says otherwise. IDCARD_PEERS must name every \
 acceptance service that sends applications here (their `origin`) and every production centre they \
 name (`production_centre`): an application naming another peer is refused with FAILED_PRECONDITION \
-(UNKNOWN_PEER), so that its sender retries until the peers are configured."
+(UNKNOWN_PEER), so that its sender retries until the peers are configured. IDCARD_PEERS must also name \
+the status service (IDCARD_STATUS_PEER, default \"status\"): every card status change is published \
+there, and the service does not start without it. Citizens' notifications go to IDCARD_NOTIFY_FILE or \
+IDCARD_NOTIFY_WEBHOOK_URL (exactly one)."
 )]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonSettings,
+
+    /// The peer (in IDCARD_PEERS) that card status changes are published to.
+    #[arg(long, env = "IDCARD_STATUS_PEER", default_value = DEFAULT_STATUS_PEER)]
+    pub status_peer: String,
+
+    #[command(flatten)]
+    pub notify: NotifySettings,
 }
 
 impl Config {
     /// Settings for an instance on `database_url` with every other value at its default
-    /// (for tests and `idctl`; set `common.peers` and `common.listen_addr` as needed).
+    /// (for tests and `idctl`; set `common.peers`, `common.listen_addr` and a
+    /// notification sender in `notify` as needed).
     pub fn for_database(database_url: impl Into<String>) -> Config {
         Config {
             common: CommonSettings::with_database(database_url),
+            status_peer: DEFAULT_STATUS_PEER.to_string(),
+            notify: NotifySettings::default(),
         }
+    }
+
+    /// This instance's name as its peers know it: the `issuer` of the card status it
+    /// publishes.
+    pub fn instance_name(&self) -> &str {
+        self.common.instance_name.as_deref().unwrap_or(DEFAULT_INSTANCE_NAME)
     }
 }

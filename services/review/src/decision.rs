@@ -17,7 +17,9 @@ use tonic::Status;
 use uuid::Uuid;
 
 use crate::actor::Actor;
+use crate::card_status::{self, Context, Publisher};
 use crate::case::{Case, CaseState};
+use crate::loss_report::lifecycle;
 use crate::precheck::{self, Subject};
 use crate::wire::optional_text;
 use crate::{audit, delivery, issuance, store};
@@ -82,11 +84,13 @@ pub struct Decider<'a> {
 ///
 /// The card is valid from today (China Standard Time) for the applicant's age then,
 /// counted from the birth date inside the citizen id (a different birth date on the
-/// form is a finding the reviewer has seen). A replacement invalidates the resident's
-/// other cards; a renewal leaves the old card active until it is surrendered.
+/// form is a finding the reviewer has seen). Its status is published as active. A
+/// replacement invalidates the resident's other cards for good and closes their loss
+/// reports; a renewal leaves the old card active until the new one is collected.
 pub async fn approve(
     tx: &mut Tx,
     keys: &Keyring,
+    publisher: &Publisher,
     decider: &Decider<'_>,
     application_id: Uuid,
     note: &str,
@@ -124,11 +128,29 @@ pub async fn approve(
     store::insert_card(tx, keys, &issued.card)
         .await
         .map_err(status::from_db)?;
+    let cx = Context {
+        keys,
+        publisher,
+        actor: decider.reviewer,
+        role: decider.actor.role(),
+        at_ms: now,
+    };
+    // The new card carries the name as applied for; earlier cards the register's.
+    let new_name = case
+        .request
+        .applicant
+        .as_ref()
+        .and_then(|applicant| applicant.card_items.as_ref())
+        .map(|items| items.name.clone())
+        .unwrap_or_default();
+    card_status::publish(tx, &cx, &issued.card, &new_name, issued.card.issued_at_ms).await?;
     if case.kind == ApplicationKind::Replacement {
-        // The lost card is invalid for good once its replacement is issued.
-        let invalidated = store::invalidate_cards_except(tx, keys, citizen_id.as_str(), issued.card.card_id)
+        let old_name = store::find_resident(tx, keys, citizen_id.as_str())
             .await
-            .map_err(status::from_db)?;
+            .map_err(status::from_db)?
+            .map_or(new_name, |resident| resident.name);
+        let invalidated =
+            lifecycle::close_for_replacement(tx, &cx, citizen_id.as_str(), &old_name, issued.card.card_id).await?;
         tracing::info!(invalidated, "earlier cards invalidated by the replacement");
     }
     let decision = Decision::Approval(v1::Approval {

@@ -1,5 +1,7 @@
-//! The outbox deliverer: decisions to the acceptance service a case came from, and
-//! production orders to the production centre it names.
+//! The outbox deliverer: decisions and loss report outcomes to the acceptance service a
+//! case or report came from, production orders to the production centre a case names,
+//! card status to the status service, and citizens' notifications to the service's
+//! [`Notifier`] (destination `notifier`, not a gRPC peer).
 //!
 //! A production order is enqueued only when the approval has reached the acceptance
 //! side ([`ReviewDeliverer::on_delivered`], in the transaction that marks the approval
@@ -8,18 +10,25 @@
 use idcard_audit::Entry;
 use idcard_crypto::{KeySource, Keyring, Purpose};
 use idcard_db::{DbError, Tx, now_ms};
+use idcard_notify::{Notification, Notifier};
 use idcard_outbox::{Deliverer, DeliveryError, Message, NewMessage};
 use idcard_proto::v1::acceptance_inbox_service_client::AcceptanceInboxServiceClient;
 use idcard_proto::v1::production_inbox_service_client::ProductionInboxServiceClient;
 use idcard_proto::v1::receive_decision_request::Decision;
-use idcard_proto::v1::{ReceiveDecisionRequest, ReceiveProductionOrderRequest};
+use idcard_proto::v1::status_inbox_service_client::StatusInboxServiceClient;
+use idcard_proto::v1::{
+    PublishCardStatusRequest, ReceiveDecisionRequest, ReceiveLossReportOutcomeRequest, ReceiveProductionOrderRequest,
+};
 use idcard_server::Peers;
 use idcard_server::status::delivery_error;
 use idcard_server::wire::ms_to_timestamp;
 use prost::Message as _;
+use tonic::transport::Channel;
 use uuid::Uuid;
 
+use crate::card_status::PUBLISH_CARD_STATUS;
 use crate::case::CaseState;
+use crate::loss_report::RECEIVE_LOSS_REPORT_OUTCOME;
 use crate::{audit, store};
 
 /// A decision to the acceptance service the case came from.
@@ -31,27 +40,53 @@ pub const RECEIVE_PRODUCTION_ORDER: &str = "production.receive_production_order"
 /// acceptance side has the approval.
 const ORDERING_ACTOR: &str = "review";
 
-/// Turns the review service's outbox rows into calls to its peers.
+/// Turns the review service's outbox rows into calls to its peers and notifications.
 pub struct ReviewDeliverer {
     peers: Peers,
     keys: KeySource,
+    notifier: Notifier,
 }
 
 impl ReviewDeliverer {
-    pub fn new(peers: Peers, keys: KeySource) -> Self {
-        ReviewDeliverer { peers, keys }
+    pub fn new(peers: Peers, keys: KeySource, notifier: Notifier) -> Self {
+        ReviewDeliverer { peers, keys, notifier }
+    }
+
+    fn channel(&self, message: &Message) -> Result<Channel, DeliveryError> {
+        self.peers
+            .channel(&message.destination)
+            .map_err(|err| DeliveryError::Permanent(err.to_string()))
     }
 }
 
 impl Deliverer for ReviewDeliverer {
     async fn deliver(&self, message: &Message) -> Result<(), DeliveryError> {
-        let channel = self
-            .peers
-            .channel(&message.destination)
-            .map_err(|err| DeliveryError::Permanent(err.to_string()))?;
+        if message.kind == idcard_notify::KIND {
+            let notification = Notification::from_payload(&message.payload)
+                .map_err(|err| DeliveryError::Permanent(err.to_string()))?;
+            return self.notifier.send(message.message_id, &notification).await;
+        }
+        let channel = self.channel(message)?;
         // Payloads are stored without a message id: the outbox assigns it on enqueue.
         let message_id = message.message_id.to_string();
         match message.kind.as_str() {
+            RECEIVE_LOSS_REPORT_OUTCOME => {
+                let mut request =
+                    ReceiveLossReportOutcomeRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
+                request.message_id = message_id;
+                AcceptanceInboxServiceClient::new(channel)
+                    .receive_loss_report_outcome(request)
+                    .await
+                    .map_err(|s| delivery_error(&s))?;
+            }
+            PUBLISH_CARD_STATUS => {
+                let mut request = PublishCardStatusRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
+                request.message_id = message_id;
+                StatusInboxServiceClient::new(channel)
+                    .publish_card_status(request)
+                    .await
+                    .map_err(|s| delivery_error(&s))?;
+            }
             RECEIVE_DECISION => {
                 let mut request = ReceiveDecisionRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
                 request.message_id = message_id;

@@ -15,5 +15,7 @@ pub enum Error {
     #[error(transparent)]
     Settings(#[from] idcard_server::settings::SettingsError),
     #[error(transparent)]
+    Notify(#[from] idcard_notify::NotifyError),
+    #[error(transparent)]
     Serve(#[from] idcard_server::ServeError),
 }

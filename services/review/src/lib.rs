@@ -1,13 +1,17 @@
 //! The review service: the domicile county-level public security bureau.
 //!
 //! It owns the household register it checks against (`residents`), every card it issued
-//! or imported (`cards`, the system of record for card status) and the review cases it
-//! received from acceptance services (`review_cases`). It serves
+//! or imported (`cards`, the system of record for card status), the review cases it
+//! received from acceptance services (`review_cases`) and the loss reports of its
+//! residents' cards (`loss_reports`, from any acceptance point or online). It serves
 //! `idcard.v1.ReviewService` to reviewers (pending list, case with pre-check findings,
-//! approve, reject, register import) and `idcard.v1.ReviewInboxService` to acceptance
-//! services, and sends decisions to the acceptance service a case came from and
-//! production orders to the production centre it names, through the transactional
-//! outbox.
+//! approve, reject, register import), `idcard.v1.CitizenService` to citizens (online
+//! loss reports with a one-time code) and `idcard.v1.ReviewInboxService` to acceptance
+//! services (applications, loss reports, revocations, collection notices) and the status
+//! service (found cards). Through the transactional outbox it sends decisions and loss
+//! report outcomes to the acceptance service a case or report came from, production
+//! orders to the production centre a case names, every card status change to the status
+//! service (`card_status`), and citizens' notifications to its notifier (`notify`).
 //!
 //! Order of what it sends: the production order for an approved case is enqueued only
 //! once the approval has been delivered to the acceptance side (in
@@ -26,6 +30,7 @@
 
 mod actor;
 mod audit;
+mod card_status;
 mod case;
 pub mod config;
 mod decision;
@@ -33,6 +38,9 @@ mod delivery;
 mod error;
 mod inbox;
 mod issuance;
+mod loss_report;
+mod notify;
+mod online;
 mod precheck;
 mod register;
 mod service;
@@ -45,14 +53,18 @@ use std::time::Duration;
 use idcard_audit::Sealer;
 use idcard_crypto::KeySource;
 use idcard_db::{Db, MigrationSet};
+use idcard_notify::Notifier;
 use idcard_outbox::{Relay, RelayHandle};
+use idcard_proto::v1::citizen_service_server::{self, CitizenServiceServer};
 use idcard_proto::v1::review_inbox_service_server::{self, ReviewInboxServiceServer};
 use idcard_proto::v1::review_service_server::{self, ReviewServiceServer};
+use idcard_server::settings::SettingsError;
 use idcard_server::{Exposure, Peers};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
+use crate::card_status::Publisher;
 pub use config::Config;
 pub use error::Error;
 
@@ -64,7 +76,8 @@ const AUDIT_SEAL_INTERVAL: Duration = Duration::from_millis(200);
 /// Rows the resealer re-seals per transaction after a key rotation.
 const RESEAL_BATCH: u32 = 200;
 
-/// The review service's tables (residents, cards, review cases), one folder per database.
+/// The review service's tables (residents, cards, review cases, loss reports, online
+/// reporting), one folder per database.
 pub static MIGRATIONS: MigrationSet = MigrationSet {
     sqlite: &sqlx::migrate!("migrations/sqlite"),
     postgres: &sqlx::migrate!("migrations/postgres"),
@@ -79,6 +92,7 @@ pub(crate) struct State {
     pub keys: KeySource,
     pub peers: Peers,
     pub relay: RelayHandle,
+    pub publisher: Publisher,
 }
 
 /// Binds `config.common.listen_addr_or(DEFAULT_PORT)` and serves until `shutdown`.
@@ -90,7 +104,8 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Er
     serve_with_listener(config, listener, shutdown).await
 }
 
-/// Serves on `listener` until `shutdown`: loads the keys, connects and migrates the
+/// Serves on `listener` until `shutdown`: loads the keys, checks that the status service
+/// is a peer and a notification sender is configured, connects and migrates the
 /// database, starts the outbox relay, the audit sealer, the key reload and the
 /// resealer, serves gRPC (TLS and the access policy per the settings, with health and
 /// reflection), and on shutdown drains in-flight calls, then stops the background tasks
@@ -103,13 +118,16 @@ pub async fn serve_with_listener(
     let common = &config.common;
     let keys = common.key_source()?;
     let peers = common.peers()?;
+    let publisher = publisher(&config, &peers)?;
+    let notifier = Notifier::from_settings(&config.notify)?;
+    tracing::info!(sender = notifier.sender_kind(), status_peer = %publisher.peer, "notifications and card status configured");
     let db = Db::connect(&common.database_url, &common.db_options()).await?;
     db.migrate(&MIGRATION_SETS).await?;
 
     let relay = Relay::new(
         db.clone(),
         keys.clone(),
-        delivery::ReviewDeliverer::new(peers.clone(), keys.clone()),
+        delivery::ReviewDeliverer::new(peers.clone(), keys.clone(), notifier),
         common.relay_config(),
     );
     let state = Arc::new(State {
@@ -117,6 +135,7 @@ pub async fn serve_with_listener(
         keys: keys.clone(),
         peers,
         relay: relay.handle(),
+        publisher,
     });
     let background = CancellationToken::new();
     let relay_task = tokio::spawn(relay.run(background.clone()));
@@ -149,6 +168,10 @@ pub async fn serve_with_listener(
     .add_service(
         ReviewInboxServiceServer::from_arc(Arc::new(inbox::Handlers::new(Arc::clone(&state))))
             .max_decoding_message_size(max_bytes),
+    )
+    .add_service(
+        CitizenServiceServer::from_arc(Arc::new(online::Handlers::new(Arc::clone(&state))))
+            .max_decoding_message_size(max_bytes),
     );
     tracing::info!(addr = ?listener.local_addr().ok(), "review service listening");
     let served = idcard_server::serve_grpc(
@@ -158,6 +181,7 @@ pub async fn serve_with_listener(
             service_names: &[
                 review_service_server::SERVICE_NAME,
                 review_inbox_service_server::SERVICE_NAME,
+                citizen_service_server::SERVICE_NAME,
             ],
             policy: idcard_auth::policy::review(),
             settings: common,
@@ -180,4 +204,29 @@ pub async fn serve_with_listener(
     db.close().await;
     tracing::info!("review service stopped");
     served.map_err(Error::from)
+}
+
+/// Where card status goes. Every status change is published, so a review service that
+/// cannot reach the status service must not start: verifiers would see stale status.
+fn publisher(config: &Config, peers: &Peers) -> Result<Publisher, SettingsError> {
+    let peer = config.status_peer.trim();
+    if peer.is_empty() {
+        return Err(SettingsError::new(
+            "IDCARD_STATUS_PEER",
+            "required: the peer name of the status service that card status is published to",
+        ));
+    }
+    if !peers.contains(peer) {
+        return Err(SettingsError::new(
+            "IDCARD_STATUS_PEER",
+            format!(
+                "the status service {peer:?} is not in IDCARD_PEERS: every card status change is published there, \
+                 so add {peer}=<url> to IDCARD_PEERS (or set IDCARD_STATUS_PEER to the name it has there)"
+            ),
+        ));
+    }
+    Ok(Publisher {
+        peer: peer.to_string(),
+        issuer: config.instance_name().to_string(),
+    })
 }

@@ -165,7 +165,7 @@ fn mismatches(request: &v1::ReceiveApplicationRequest, resident: &Resident) -> V
 }
 
 /// Equal but for surrounding and repeated white space.
-fn same_text(a: &str, b: &str) -> bool {
+pub fn same_text(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
 }
 

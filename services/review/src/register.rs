@@ -42,6 +42,14 @@ impl CardStatus {
         }
     }
 
+    pub fn to_wire(self) -> v1::CardStatus {
+        match self {
+            CardStatus::Active => v1::CardStatus::Active,
+            CardStatus::ReportedLost => v1::CardStatus::ReportedLost,
+            CardStatus::Invalidated => v1::CardStatus::Invalidated,
+        }
+    }
+
     fn from_wire(status: i32) -> Option<CardStatus> {
         match v1::CardStatus::try_from(status) {
             Ok(v1::CardStatus::Active) => Some(CardStatus::Active),

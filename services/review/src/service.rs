@@ -23,6 +23,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::actor::Actor;
+use crate::card_status::{self, Context};
 use crate::decision::Decider;
 use crate::register::{ImportRow, check_import};
 use crate::store::{self, Upserted};
@@ -172,7 +173,7 @@ impl ReviewService for Handlers {
             "idcard.v1.ReviewService/ApproveApplication",
             &request.request_id,
             &request,
-            async |tx| decision::approve(tx, &keys, &decider, application_id, &note).await,
+            async |tx| decision::approve(tx, &keys, &self.state.publisher, &decider, application_id, &note).await,
         )
         .await?;
         if new {
@@ -256,6 +257,13 @@ impl ReviewService for Handlers {
             &request,
             async |tx| {
                 let now = now_ms();
+                let cx = Context {
+                    keys: &keys,
+                    publisher: &self.state.publisher,
+                    actor: actor.name(),
+                    role: actor.role(),
+                    at_ms: now,
+                };
                 let mut response = ImportResidentsResponse::default();
                 let mut errors = Vec::new();
                 for (i, row) in rows.iter().enumerate() {
@@ -266,15 +274,19 @@ impl ReviewService for Handlers {
                         Upserted::Inserted => response.inserted += 1,
                         Upserted::Updated => response.updated += 1,
                     }
-                    let foreign = store::upsert_imported_cards(tx, &keys, &row.resident.citizen_id, &row.cards)
+                    let imported = store::upsert_imported_cards(tx, &keys, &row.resident.citizen_id, &row.cards, now)
                         .await
                         .map_err(status::from_db)?;
-                    errors.extend(foreign.into_iter().map(|j| {
+                    errors.extend(imported.foreign.into_iter().map(|j| {
                         FieldError::new(
                             format!("residents[{i}].cards[{j}].card_id"),
                             "is the id of another resident's card",
                         )
                     }));
+                    // Every card written is published, so that seeded cards verify.
+                    for (j, version) in imported.versions {
+                        card_status::publish(tx, &cx, &row.cards[j], &row.resident.name, version).await?;
+                    }
                 }
                 // Nothing is loaded unless every row is: the transaction rolls back.
                 if !errors.is_empty() {

@@ -1,7 +1,8 @@
 //! All SQL of the review service, and the only place that reads or writes personal
 //! data (citizen ids, card items, photos inside the stored request, fingerprints,
-//! phones). Personal data is sealed here on the way in and opened on the way out
-//! ([`sealing`]); callers hand in the keyring and never see ciphertext.
+//! phones, loss report circumstances). Personal data is sealed here on the way in and
+//! opened on the way out ([`sealing`]); callers hand in the keyring and never see
+//! ciphertext.
 //!
 //! Functions take `&mut Tx` so that a handler puts a state change, its audit entry and
 //! its outbox row in one transaction. Calendar dates are stored as `YYYY-MM-DD` text,
@@ -9,6 +10,8 @@
 //! prost-encoded blobs.
 
 mod cases;
+mod loss_reports;
+mod online;
 mod register;
 mod reseal;
 mod sealing;
@@ -21,9 +24,16 @@ pub use cases::{
     Approval, NewCase, case_region, find_case, insert_case, list_pending, mark_production_ordered, record_approval,
     record_rejection,
 };
+pub use loss_reports::{
+    active_reports_of_card, events_of, insert_event, insert_report, report_by_number, report_number_known,
+    set_report_state,
+};
+pub use online::{
+    Challenge, claim_challenge, clear_wrong_codes, count_wrong_code, find_challenge, insert_challenge, locked_until,
+};
 pub use register::{
-    Upserted, cards_of, find_resident, has_duplicate_record, insert_card, invalidate_cards_except,
-    upsert_imported_cards, upsert_resident,
+    Upserted, cards_of, find_resident, has_duplicate_record, insert_card, set_card_status, upsert_imported_cards,
+    upsert_resident,
 };
 pub use reseal::reseal_batch;
 

@@ -32,12 +32,35 @@ fn each_service_table_covers_exactly_its_own_services() {
     for (table, services) in [
         (
             policy::acceptance(),
-            [policy::ACCEPTANCE_SERVICE, policy::ACCEPTANCE_INBOX_SERVICE],
+            [
+                policy::ACCEPTANCE_SERVICE,
+                policy::ACCEPTANCE_INBOX_SERVICE,
+                policy::ACCEPTANCE_INBOX_SERVICE,
+            ],
         ),
-        (policy::review(), [policy::REVIEW_SERVICE, policy::REVIEW_INBOX_SERVICE]),
+        (
+            policy::review(),
+            [
+                policy::REVIEW_SERVICE,
+                policy::REVIEW_INBOX_SERVICE,
+                policy::CITIZEN_SERVICE,
+            ],
+        ),
         (
             policy::production(),
-            [policy::PRODUCTION_SERVICE, policy::PRODUCTION_INBOX_SERVICE],
+            [
+                policy::PRODUCTION_SERVICE,
+                policy::PRODUCTION_INBOX_SERVICE,
+                policy::PRODUCTION_INBOX_SERVICE,
+            ],
+        ),
+        (
+            policy::status(),
+            [
+                policy::CARD_STATUS_SERVICE,
+                policy::FOUND_CARD_SERVICE,
+                policy::STATUS_INBOX_SERVICE,
+            ],
         ),
     ] {
         let expected: Vec<String> = contract_methods()

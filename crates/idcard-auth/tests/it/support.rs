@@ -101,6 +101,34 @@ impl ReviewInboxService for Inbox {
         }
         Ok(Response::new(ReceiveApplicationResponse::default()))
     }
+
+    async fn receive_loss_report(
+        &self,
+        _request: Request<idcard_proto::v1::ReceiveLossReportRequest>,
+    ) -> Result<Response<idcard_proto::v1::ReceiveLossReportResponse>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
+
+    async fn receive_loss_report_revocation(
+        &self,
+        _request: Request<idcard_proto::v1::ReceiveLossReportRevocationRequest>,
+    ) -> Result<Response<idcard_proto::v1::ReceiveLossReportRevocationResponse>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
+
+    async fn receive_collection_notice(
+        &self,
+        _request: Request<idcard_proto::v1::ReceiveCollectionNoticeRequest>,
+    ) -> Result<Response<idcard_proto::v1::ReceiveCollectionNoticeResponse>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
+
+    async fn receive_found_card_notice(
+        &self,
+        _request: Request<idcard_proto::v1::ReceiveFoundCardNoticeRequest>,
+    ) -> Result<Response<idcard_proto::v1::ReceiveFoundCardNoticeResponse>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
 }
 
 /// A review server on 127.0.0.1:0 with TLS from a fresh development PKI, verifying tokens

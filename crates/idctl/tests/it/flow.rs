@@ -296,3 +296,25 @@ async fn bad_submission_exits_non_zero_with_the_fields_named() {
     assert!(run.stderr.contains("applicant.domicile_region_code"), "{}", run.stderr);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn demo_loss_walks_a_card_through_every_state() {
+    let stack = TestStack::start().await;
+    load_sample(&stack).await;
+
+    let out = stack.idctl(&["demo", "--step-timeout", "20s", "loss"]).await.ok();
+
+    for line in [
+        "1. a bank verifies it: VALID",
+        "3. the bank verifies again: REPORTED_LOST",
+        "(the same report)",
+        "revoked",
+        "6. lost again",
+        "the bank verifies the old card: INVALIDATED",
+        "the bank verifies the new card: VALID",
+        "9. the owner asks: found at",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    stack.stop().await;
+}

@@ -18,6 +18,7 @@ pub struct Urls {
     pub acceptance: String,
     pub review: String,
     pub production: String,
+    pub status: String,
     /// The stack's development security material (CA, token key), if a stack runs.
     pub security: Option<DevSecurity>,
 }
@@ -28,7 +29,8 @@ impl Default for Urls {
         Urls {
             acceptance: nowhere.clone(),
             review: nowhere.clone(),
-            production: nowhere,
+            production: nowhere.clone(),
+            status: nowhere,
             security: None,
         }
     }
@@ -78,10 +80,14 @@ fn command(urls: &Urls, args: &[&str]) -> Command {
         .env("IDCARD_ACCEPTANCE_URL", &urls.acceptance)
         .env("IDCARD_REVIEW_URL", &urls.review)
         .env("IDCARD_PRODUCTION_URL", &urls.production)
+        .env("IDCARD_STATUS_URL", &urls.status)
         .env_remove("IDCARD_DATABASE_URL")
         .env_remove("IDCARD_TOKEN")
         .stdin(Stdio::null());
     if let Some(security) = &urls.security {
+        if let Some(dir) = security.key_file.parent() {
+            command.env("IDCARD_DATA_DIR", dir);
+        }
         if let Some(ca) = security.ca_cert() {
             command.env("IDCARD_CA_CERT", ca);
         }
@@ -139,16 +145,24 @@ impl TestStack {
             TestDb::fresh("acceptance").await,
             TestDb::fresh("review").await,
             TestDb::fresh("production").await,
+            TestDb::fresh("status").await,
         ];
         idcard_auth::install_crypto_provider();
         let security_dir = tempfile::tempdir().expect("temp dir");
         let security = DevSecurity::ensure(security_dir.path(), false).expect("development security");
-        let stack = Stack::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), [0, 0, 0], security.clone())
-            .await
-            .expect("bind three ports");
-        let (acceptance, review, production) = stack.urls();
+        let notify_file = security_dir.path().join("notifications.jsonl");
+        let stack = Stack::bind(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            [0, 0, 0, 0],
+            security.clone(),
+            notify_file,
+        )
+        .await
+        .expect("bind three ports");
+        let urls = stack.urls();
+        let (acceptance, review, production, status) = (urls.acceptance, urls.review, urls.production, urls.status);
         let configs = stack
-            .configs(dbs[0].url.clone(), dbs[1].url.clone(), dbs[2].url.clone())
+            .configs([0, 1, 2, 3].map(|i| dbs[i].url.clone()))
             .expect("configurations");
         let shutdown = CancellationToken::new();
         let running = stack.spawn(configs, shutdown.clone());
@@ -158,6 +172,7 @@ impl TestStack {
                 acceptance,
                 review,
                 production,
+                status,
                 security: Some(security),
             },
             acceptance_db: dbs[0].url.clone(),

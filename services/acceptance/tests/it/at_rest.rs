@@ -4,8 +4,8 @@ use idcard_auth::Role;
 use idcard_proto::v1 as pb;
 
 use crate::support::{
-    CLERK, FINGERPRINT_MARK, LI, PHOTO_MARK, TestApp, WANG, audit_entries, captured_log, contains, database_bytes,
-    replacement, token,
+    CIRCUMSTANCE_MARK, CLERK, FINGERPRINT_MARK, LI, PHOTO_MARK, TestApp, WANG, audit_entries, captured_log, contains,
+    database_bytes, loss_report, replacement, token,
 };
 
 #[tokio::test]
@@ -88,4 +88,54 @@ async fn the_audit_chain_verifies_and_records_the_submit_and_every_read() {
         let text = format!("{entry:?}");
         assert!(!text.contains(LI.citizen_id) && !text.contains(LI.name), "{text}");
     }
+}
+
+#[tokio::test]
+async fn after_loss_reports_no_database_file_or_log_line_holds_a_reporters_personal_data() {
+    let app = TestApp::start().await;
+    let mut clerk = app.clerk();
+    let mut numbers = Vec::new();
+    for person in [&LI, &WANG] {
+        let report = app.report(loss_report(person)).await;
+        app.review.wait_for_loss_report(&report.report_number).await;
+        app.report(loss_report(person)).await;
+        app.outcome(&report.report_number, pb::LossReportState::Active, "", "")
+            .await
+            .unwrap();
+        clerk
+            .revoke_loss_report(pb::RevokeLossReportRequest {
+                request_id: uuid::Uuid::now_v7().to_string(),
+                report_number: report.report_number.clone(),
+                identity: Some(crate::support::fingerprint_matched()),
+            })
+            .await
+            .unwrap();
+        app.review.wait_for_revocation(&report.report_number).await;
+        app.get_report(&mut clerk, &report.report_number).await.unwrap();
+        numbers.push(report.report_number);
+    }
+
+    let stored = database_bytes(&app).await;
+    let log = captured_log();
+
+    for number in &numbers {
+        assert!(contains(&stored, number.as_bytes()), "the scan sees clear columns");
+    }
+    assert!(log.contains("loss report taken"), "the log is captured");
+    for person in [&LI, &WANG] {
+        for (what, value) in [("citizen id", person.citizen_id), ("name", person.name)] {
+            assert!(!contains(&stored, value.as_bytes()), "{what} in clear in the database");
+            assert!(!log.contains(value), "{what} in clear in the log");
+        }
+    }
+    assert!(
+        !contains(&stored, CIRCUMSTANCE_MARK.as_bytes()),
+        "circumstance in clear in the database"
+    );
+    assert!(!log.contains(CIRCUMSTANCE_MARK), "circumstance in clear in the log");
+
+    let db = app.database().await;
+    idcard_audit::seal_once(&db).await.unwrap();
+    let verified = idcard_audit::verify(&db).await.unwrap();
+    assert!(verified.entries >= 8, "{verified:?}");
 }

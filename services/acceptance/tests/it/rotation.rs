@@ -7,7 +7,7 @@ use idcard_crypto::{Keyring, Purpose, key_id_of};
 use idcard_server::status::reason_codes;
 use tonic::Code;
 
-use crate::support::{LI, Options, TestApp, WANG, eventually, replacement, stored_blob, stored_text};
+use crate::support::{LI, Options, TestApp, WANG, eventually, loss_report, replacement, stored_blob, stored_text};
 
 const SEALED: [(&str, &str); 3] = [
     ("citizen_id_sealed", "data"),
@@ -90,4 +90,74 @@ async fn rotation_keeps_old_records_readable_and_the_resealer_reseals_them() {
     assert_eq!(applicant.card_items.unwrap().name, LI.name);
     assert_eq!(applicant.phone, LI.phone);
     refused_as_already_open(&app).await;
+}
+
+async fn report_column(app: &TestApp, column: &str, report_number: &str) -> Vec<u8> {
+    let db = app.database().await;
+    let sql = format!("SELECT {column} FROM loss_reports WHERE report_number = $1");
+    idcard_db::on_db!(&db, |pool| {
+        sqlx::query_scalar::<_, Vec<u8>>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(report_number)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    })
+}
+
+#[tokio::test]
+async fn a_loss_report_sealed_under_old_keys_stays_one_report_and_is_resealed() {
+    let mut app = TestApp::start_with(Options {
+        key_reload_interval: Duration::from_millis(50),
+        reseal_interval: Duration::from_secs(3600),
+        ..Options::default()
+    })
+    .await;
+    let number = app.report(loss_report(&LI)).await.report_number;
+    let old_index = report_column(&app, "citizen_id_index", &number).await;
+    assert_eq!(
+        key_id_of(&report_column(&app, "name_sealed", &number).await),
+        Some("data-1")
+    );
+
+    for purpose in [Purpose::Data, Purpose::Biometric, Purpose::Index] {
+        Keyring::add_key(&app.key_file, purpose).unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before_reseal = app.report(loss_report(&LI)).await;
+
+    assert_eq!(before_reseal.report_number, number, "found through the old blind index");
+    assert_eq!(
+        before_reseal.citizen_id_masked, "4***************21",
+        "opens under the old key"
+    );
+
+    app.restart().await;
+    eventually("the resealer moves the report to the new keys", || {
+        let app = &app;
+        let number = number.clone();
+        async move {
+            let db = app.database().await;
+            let sealed_with = idcard_db::on_db!(&db, |pool| {
+                sqlx::query_scalar::<_, String>("SELECT sealed_with FROM loss_reports WHERE report_number = $1")
+                    .bind(&number)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            });
+            (sealed_with == "data-2 index-2").then_some(())
+        }
+    })
+    .await;
+
+    for column in ["citizen_id_sealed", "name_sealed", "circumstance_sealed"] {
+        let sealed = report_column(&app, column, &number).await;
+        assert_eq!(key_id_of(&sealed), Some("data-2"), "{column}");
+    }
+    assert_ne!(
+        report_column(&app, "citizen_id_index", &number).await,
+        old_index,
+        "re-indexed"
+    );
+    let after_reseal = app.report(loss_report(&LI)).await;
+    assert_eq!(after_reseal.report_number, number, "found through the new blind index");
 }

@@ -1,5 +1,6 @@
 //! The acceptance service alone over TLS with tokens, a fake review inbox it delivers to,
-//! sample applications, and helpers to look into its database and log.
+//! sample applications and loss reports, and helpers to look into its database, its
+//! notification file and its log.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -164,26 +165,33 @@ impl Interceptor for Bearer {
 
 pub type Client = AcceptanceServiceClient<InterceptedService<Channel, Bearer>>;
 
-/// What the fake review inbox received, with the service its caller's certificate names.
+/// A message the fake review inbox received, with the service its caller's certificate
+/// names.
 #[derive(Debug, Clone)]
-pub struct Received {
-    pub request: pb::ReceiveApplicationRequest,
+pub struct Received<T = pb::ReceiveApplicationRequest> {
+    pub request: T,
     pub peer: Option<String>,
+}
+
+/// Everything the fake review inbox received, by method.
+#[derive(Default)]
+struct Inboxes {
+    applications: Vec<Received>,
+    loss_reports: Vec<Received<pb::ReceiveLossReportRequest>>,
+    revocations: Vec<Received<pb::ReceiveLossReportRevocationRequest>>,
+    collections: Vec<Received<pb::ReceiveCollectionNoticeRequest>>,
 }
 
 /// `idcard.v1.ReviewInboxService` over TLS with the review certificate, recording what
 /// it receives. Like the real one, it takes deliveries from the acceptance service only.
 #[derive(Clone, Default)]
 struct FakeReviewInbox {
-    received: Arc<Mutex<Vec<Received>>>,
+    received: Arc<Mutex<Inboxes>>,
 }
 
-#[tonic::async_trait]
-impl ReviewInboxService for FakeReviewInbox {
-    async fn receive_application(
-        &self,
-        request: Request<pb::ReceiveApplicationRequest>,
-    ) -> Result<Response<pb::ReceiveApplicationResponse>, Status> {
+impl FakeReviewInbox {
+    /// The request, if its caller presents the acceptance service's certificate.
+    fn admit<T>(request: Request<T>) -> Result<Received<T>, Status> {
         let peer = request
             .peer_certs()
             .and_then(|certs| certs.first().and_then(service_of_certificate));
@@ -192,17 +200,64 @@ impl ReviewInboxService for FakeReviewInbox {
                 "a certificate of the acceptance service is required",
             ));
         }
-        self.received.lock().unwrap().push(Received {
+        Ok(Received {
             request: request.into_inner(),
             peer,
-        });
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl ReviewInboxService for FakeReviewInbox {
+    async fn receive_application(
+        &self,
+        request: Request<pb::ReceiveApplicationRequest>,
+    ) -> Result<Response<pb::ReceiveApplicationResponse>, Status> {
+        let received = FakeReviewInbox::admit(request)?;
+        self.received.lock().unwrap().applications.push(received);
         Ok(Response::new(pb::ReceiveApplicationResponse {}))
+    }
+
+    async fn receive_loss_report(
+        &self,
+        request: Request<pb::ReceiveLossReportRequest>,
+    ) -> Result<Response<pb::ReceiveLossReportResponse>, Status> {
+        let received = FakeReviewInbox::admit(request)?;
+        self.received.lock().unwrap().loss_reports.push(received);
+        Ok(Response::new(pb::ReceiveLossReportResponse {}))
+    }
+
+    async fn receive_loss_report_revocation(
+        &self,
+        request: Request<pb::ReceiveLossReportRevocationRequest>,
+    ) -> Result<Response<pb::ReceiveLossReportRevocationResponse>, Status> {
+        let received = FakeReviewInbox::admit(request)?;
+        self.received.lock().unwrap().revocations.push(received);
+        Ok(Response::new(pb::ReceiveLossReportRevocationResponse {}))
+    }
+
+    async fn receive_collection_notice(
+        &self,
+        request: Request<pb::ReceiveCollectionNoticeRequest>,
+    ) -> Result<Response<pb::ReceiveCollectionNoticeResponse>, Status> {
+        let received = FakeReviewInbox::admit(request)?;
+        self.received.lock().unwrap().collections.push(received);
+        Ok(Response::new(pb::ReceiveCollectionNoticeResponse {}))
+    }
+
+    async fn receive_found_card_notice(
+        &self,
+        _request: Request<pb::ReceiveFoundCardNoticeRequest>,
+    ) -> Result<Response<pb::ReceiveFoundCardNoticeResponse>, Status> {
+        Err(Status::unimplemented(
+            "the acceptance service sends no found-card notices",
+        ))
     }
 }
 
 pub struct FakeReview {
     pub url: String,
-    received: Arc<Mutex<Vec<Received>>>,
+    received: Arc<Mutex<Inboxes>>,
     shutdown: CancellationToken,
 }
 
@@ -232,7 +287,55 @@ impl FakeReview {
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
+        self.received.lock().unwrap().applications.clone()
+    }
+
+    pub fn loss_reports(&self) -> Vec<Received<pb::ReceiveLossReportRequest>> {
+        self.received.lock().unwrap().loss_reports.clone()
+    }
+
+    pub fn revocations(&self) -> Vec<Received<pb::ReceiveLossReportRevocationRequest>> {
+        self.received.lock().unwrap().revocations.clone()
+    }
+
+    pub fn collections(&self) -> Vec<Received<pb::ReceiveCollectionNoticeRequest>> {
+        self.received.lock().unwrap().collections.clone()
+    }
+
+    /// Waits until the loss report `report_number` has arrived.
+    pub async fn wait_for_loss_report(&self, report_number: &str) -> Received<pb::ReceiveLossReportRequest> {
+        eventually("the loss report reaches the review inbox", || {
+            let found = self
+                .loss_reports()
+                .into_iter()
+                .find(|r| r.request.report_number == report_number);
+            async move { found }
+        })
+        .await
+    }
+
+    /// Waits until a revocation of `report_number` has arrived.
+    pub async fn wait_for_revocation(&self, report_number: &str) -> Received<pb::ReceiveLossReportRevocationRequest> {
+        eventually("the revocation reaches the review inbox", || {
+            let found = self
+                .revocations()
+                .into_iter()
+                .find(|r| r.request.report_number == report_number);
+            async move { found }
+        })
+        .await
+    }
+
+    /// Waits until a collection notice for `application_id` has arrived.
+    pub async fn wait_for_collection(&self, application_id: &str) -> Received<pb::ReceiveCollectionNoticeRequest> {
+        eventually("the collection notice reaches the review inbox", || {
+            let found = self
+                .collections()
+                .into_iter()
+                .find(|r| r.request.application_id == application_id);
+            async move { found }
+        })
+        .await
     }
 
     /// Waits until an application with `application_id` has arrived.
@@ -280,6 +383,8 @@ pub struct TestApp {
     pub url: String,
     pub db: TestDb,
     pub key_file: PathBuf,
+    /// The JSON lines file notifications are written to (`IDCARD_NOTIFY_FILE`).
+    pub notify_file: PathBuf,
     pub review: FakeReview,
     config: Config,
     shutdown: CancellationToken,
@@ -300,6 +405,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("keys");
         idcard_crypto::Keyring::generate(&key_file).unwrap();
+        let notify_file = dir.path().join("notifications.jsonl");
 
         let mut config = Config::for_database(db.url.clone());
         config.common.instance_name = Some("acceptance".to_string());
@@ -318,11 +424,13 @@ impl TestApp {
         config.routes = "1=review,2=review,3=review,4=review,5=review,6=review".to_string();
         config.max_photo_bytes = options.max_photo_bytes;
         config.reseal_interval = options.reseal_interval;
+        config.notify.notify_file = Some(notify_file.clone());
 
         let mut app = TestApp {
             url: String::new(),
             db,
             key_file,
+            notify_file,
             review,
             config,
             shutdown: CancellationToken::new(),
@@ -418,6 +526,133 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Reports `request` as the clerk at [`POINT`] and returns the report.
+    pub async fn report(&self, request: pb::ReportLossRequest) -> pb::LossReport {
+        self.clerk()
+            .report_loss(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .report
+            .unwrap()
+    }
+
+    pub async fn get_report(&self, client: &mut Client, report_number: &str) -> Result<pb::LossReport, Status> {
+        client
+            .get_loss_report(pb::GetLossReportRequest {
+                report_number: report_number.to_string(),
+            })
+            .await
+            .map(|r| r.into_inner().report.unwrap())
+    }
+
+    /// The domicile bureau's outcome of a report, as the review relay delivers it.
+    pub async fn outcome(
+        &self,
+        report_number: &str,
+        state: pb::LossReportState,
+        same_as: &str,
+        note: &str,
+    ) -> Result<(), Status> {
+        self.inbox(Some("review"))
+            .receive_loss_report_outcome(pb::ReceiveLossReportOutcomeRequest {
+                message_id: uuid::Uuid::now_v7().to_string(),
+                report_number: report_number.to_string(),
+                state: state.into(),
+                same_as_report_number: same_as.to_string(),
+                at: None,
+                note: note.to_string(),
+            })
+            .await
+            .map(drop)
+    }
+
+    /// Waits until the relay has delivered application `id` and it is under review.
+    pub async fn under_review(&self, id: &str) {
+        self.review.wait_for(id).await;
+        eventually("the application is under review", || async {
+            let current = self.get(&mut self.clerk(), id).await.unwrap();
+            (current.state() == pb::ApplicationState::UnderReview).then_some(())
+        })
+        .await;
+    }
+
+    /// The domicile bureau's decision on application `id`, as the review relay delivers it.
+    pub async fn decide(&self, id: &str, decision: pb::receive_decision_request::Decision) {
+        self.inbox(Some("review"))
+            .receive_decision(pb::ReceiveDecisionRequest {
+                message_id: uuid::Uuid::now_v7().to_string(),
+                application_id: id.to_string(),
+                decision: Some(decision),
+                decided_at: None,
+                reviewer: "reviewer-1".into(),
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Takes application `id` from under review to dispatched to the acceptance point:
+    /// approved, made, checked and sent.
+    pub async fn approve_and_dispatch(&self, id: &str) {
+        self.decide(
+            id,
+            pb::receive_decision_request::Decision::Approval(pb::Approval {
+                issuance: Some(pb::Issuance {
+                    validity_start: Some(pb::CalendarDate {
+                        year: 2026,
+                        month: 1,
+                        day: 5,
+                    }),
+                    validity_end: None,
+                    long_term: true,
+                    issuing_authority: "广州市公安局天河分局".into(),
+                    card_id: uuid::Uuid::now_v7().to_string(),
+                }),
+            }),
+        )
+        .await;
+        for step in [
+            pb::ProductionStep::Started,
+            pb::ProductionStep::QualityCheckPassed,
+            pb::ProductionStep::Dispatched,
+        ] {
+            self.inbox(Some("production"))
+                .receive_production_update(pb::ReceiveProductionUpdateRequest {
+                    message_id: uuid::Uuid::now_v7().to_string(),
+                    application_id: id.to_string(),
+                    step: step.into(),
+                    at: None,
+                    detail: String::new(),
+                    operator: "operator-1".into(),
+                })
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Every notification line written so far.
+    pub fn notifications(&self) -> Vec<serde_json::Value> {
+        match std::fs::read_to_string(&self.notify_file) {
+            Ok(text) => text.lines().map(|line| serde_json::from_str(line).unwrap()).collect(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(err) => panic!("cannot read {}: {err}", self.notify_file.display()),
+        }
+    }
+
+    /// Waits until a notification whose text contains `needle` is written.
+    pub async fn wait_for_notification(&self, needle: &str) -> serde_json::Value {
+        eventually("the notification is written", || {
+            let found = self
+                .notifications()
+                .into_iter()
+                .find(|line| line["text"].as_str().is_some_and(|text| text.contains(needle)));
+            async move { found }
+        })
+        .await
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
@@ -463,6 +698,30 @@ pub fn replacement(p: &Person) -> pb::SubmitApplicationRequest {
         current_card_expiry: None,
         appearance_changed: false,
         clerk: "not-the-token-subject".into(),
+        loss_report_number: String::new(),
+    }
+}
+
+/// What `p` lost, in words that must never be found in clear at rest or in a log.
+pub const CIRCUMSTANCE_MARK: &str = "在地铁三号线体育西路站丢失-7f3a";
+
+/// A loss report of `p`'s card at [`POINT`], identity confirmed by fingerprint.
+pub fn loss_report(p: &Person) -> pb::ReportLossRequest {
+    pb::ReportLossRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        acceptance_point_code: POINT.into(),
+        citizen_id: p.citizen_id.into(),
+        name: p.name.into(),
+        domicile_region_code: p.domicile.into(),
+        kind: pb::LossKind::Lost.into(),
+        circumstance: CIRCUMSTANCE_MARK.into(),
+        identity: Some(fingerprint_matched()),
+    }
+}
+
+pub fn fingerprint_matched() -> pb::IdentityConfirmation {
+    pb::IdentityConfirmation {
+        method: Some(pb::identity_confirmation::Method::FingerprintMatched(true)),
     }
 }
 
@@ -539,6 +798,17 @@ fn find(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
 }
 
+/// How many outbox rows of `kind` were ever enqueued.
+pub async fn outbox_count(db: &Db, kind: &str) -> i64 {
+    on_db!(db, |pool| {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE kind = $1")
+            .bind(kind)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    })
+}
+
 /// A column of one application, as stored.
 pub async fn stored_blob(db: &Db, column: &str, application_id: &str) -> Vec<u8> {
     let id: uuid::Uuid = application_id.parse().unwrap();
@@ -575,12 +845,16 @@ pub struct AuditRow {
 }
 
 pub async fn audit_entries(db: &Db, application_id: &str) -> Vec<AuditRow> {
-    let target = format!("application:{application_id}");
+    audit_entries_of(db, &format!("application:{application_id}")).await
+}
+
+/// The audit entries of `target` (`application:<id>` or `loss_report:<number>`).
+pub async fn audit_entries_of(db: &Db, target: &str) -> Vec<AuditRow> {
     on_db!(db, |pool| {
         sqlx::query_as::<_, AuditRow>(
             "SELECT actor, role, action, target, detail FROM audit_log WHERE target = $1 ORDER BY seq",
         )
-        .bind(&target)
+        .bind(target)
         .fetch_all(pool)
         .await
         .unwrap()

@@ -150,6 +150,15 @@ impl AcceptanceInboxService for FakeInbox {
         Err(Status::unimplemented("the production service sends no decisions"))
     }
 
+    async fn receive_loss_report_outcome(
+        &self,
+        _request: Request<idcard_proto::v1::ReceiveLossReportOutcomeRequest>,
+    ) -> Result<Response<idcard_proto::v1::ReceiveLossReportOutcomeResponse>, Status> {
+        Err(Status::unimplemented(
+            "the production service sends no loss report outcomes",
+        ))
+    }
+
     /// Takes updates only over mutual TLS from the production service's certificate, as
     /// the real acceptance service does.
     async fn receive_production_update(

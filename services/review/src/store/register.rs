@@ -257,12 +257,13 @@ pub async fn cards_of(tx: &mut Tx, keys: &Keyring, citizen_id: &str) -> Result<V
         .collect()
 }
 
+/// Inserts a card issued on approval; its first status version is its issue time.
 pub async fn insert_card(tx: &mut Tx, keys: &Keyring, card: &Card) -> Result<(), DbError> {
     let index = citizen_index(keys, &card.citizen_id);
     on_tx!(tx, |conn| {
         sqlx::query(
             "INSERT INTO cards (card_id, citizen_id_index, validity_start, validity_end, issuing_authority, status, \
-             application_id, issued_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             application_id, issued_at_ms, status_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         )
         .bind(card.card_id)
         .bind(index.as_slice())
@@ -279,43 +280,62 @@ pub async fn insert_card(tx: &mut Tx, keys: &Keyring, card: &Card) -> Result<(),
     Ok(())
 }
 
-/// A replacement makes every other card of the resident invalid for good (an active
-/// card, and a card reported lost, whose report ends here). Returns how many.
-pub async fn invalidate_cards_except(
-    tx: &mut Tx,
-    keys: &Keyring,
-    citizen_id: &str,
-    keep: Uuid,
-) -> Result<u64, DbError> {
-    let indexes = citizen_indexes(keys, citizen_id);
-    let sql = format!(
-        "UPDATE cards SET status = 'invalidated' WHERE card_id <> $1 AND status IN ('active', 'reported_lost') \
-         AND citizen_id_index IN ({})",
-        placeholders(2, indexes.len())
-    );
-    let updated = on_tx!(tx, |conn| {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(keep);
-        for index in &indexes {
-            query = query.bind(index.as_slice());
-        }
-        query.execute(conn).await?.rows_affected()
-    });
-    Ok(updated)
+/// The next status version of a card whose last one is `column`, for a change at `$n`:
+/// the change time, or one more than the last version when that is not earlier.
+fn next_version(column: &str, at: &str) -> String {
+    format!("CASE WHEN {column} >= {at} THEN {column} + 1 ELSE {at} END")
 }
 
-/// Replaces the imported cards of `citizen_id` with `cards`. Cards this bureau issued
-/// on approval stay unless `cards` names them (then they are updated). Returns the
-/// positions in `cards` whose id belongs to another resident's card; the caller rolls
-/// back.
+/// Sets the status of card `card_id` as of `at_ms` and returns its new status version
+/// (strictly greater than any before), or `None` for an unknown card.
+pub async fn set_card_status(
+    tx: &mut Tx,
+    card_id: Uuid,
+    status: CardStatus,
+    at_ms: i64,
+) -> Result<Option<i64>, DbError> {
+    let sql = format!(
+        "UPDATE cards SET status = $2, status_version = {} WHERE card_id = $1 RETURNING status_version",
+        next_version("status_version", "$3")
+    );
+    Ok(on_tx!(tx, |conn| {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(card_id)
+            .bind(status.as_str())
+            .bind(at_ms)
+            .fetch_optional(conn)
+            .await?
+    }))
+}
+
+/// What an import did to a resident's cards.
+pub struct ImportedCards {
+    /// Positions in `cards` whose id belongs to another resident's card; the caller
+    /// rolls back.
+    pub foreign: Vec<usize>,
+    /// The status version each written card got, by position in `cards`.
+    pub versions: Vec<(usize, i64)>,
+}
+
+/// Replaces the imported cards of `citizen_id` with `cards`, as of `at_ms`. Cards this
+/// bureau issued on approval stay unless `cards` names them (then they are updated).
+/// Every written card gets a new status version (its status is published again).
 pub async fn upsert_imported_cards(
     tx: &mut Tx,
     keys: &Keyring,
     citizen_id: &str,
     cards: &[Card],
-) -> Result<Vec<usize>, DbError> {
+    at_ms: i64,
+) -> Result<ImportedCards, DbError> {
     let indexes = citizen_indexes(keys, citizen_id);
+    // Cards named again keep their row, so that their status version keeps increasing.
+    let kept = if cards.is_empty() {
+        String::new()
+    } else {
+        format!(" AND card_id NOT IN ({})", placeholders(indexes.len() + 1, cards.len()))
+    };
     let delete = format!(
-        "DELETE FROM cards WHERE application_id IS NULL AND citizen_id_index IN ({})",
+        "DELETE FROM cards WHERE application_id IS NULL AND citizen_id_index IN ({}){kept}",
         placeholders(1, indexes.len())
     );
     on_tx!(&mut *tx, |conn| {
@@ -323,38 +343,47 @@ pub async fn upsert_imported_cards(
         for index in &indexes {
             query = query.bind(index.as_slice());
         }
+        for card in cards {
+            query = query.bind(card.card_id);
+        }
         query.execute(conn).await?.rows_affected()
     });
     // A card already stored under an older index key of the same citizen is theirs too.
     let upsert = format!(
         "INSERT INTO cards (card_id, citizen_id_index, validity_start, validity_end, issuing_authority, status, \
-         application_id, issued_at_ms) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) \
+         application_id, issued_at_ms, status_version) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8) \
          ON CONFLICT (card_id) DO UPDATE SET citizen_id_index = excluded.citizen_id_index, \
          validity_start = excluded.validity_start, validity_end = excluded.validity_end, \
-         issuing_authority = excluded.issuing_authority, status = excluded.status \
-         WHERE cards.citizen_id_index IN ({})",
-        placeholders(8, indexes.len())
+         issuing_authority = excluded.issuing_authority, status = excluded.status, status_version = {} \
+         WHERE cards.citizen_id_index IN ({}) RETURNING status_version",
+        next_version("cards.status_version", "$8"),
+        placeholders(9, indexes.len())
     );
     let active = citizen_index(keys, citizen_id);
-    let mut foreign = Vec::new();
+    let mut imported = ImportedCards {
+        foreign: Vec::new(),
+        versions: Vec::with_capacity(cards.len()),
+    };
     for (position, card) in cards.iter().enumerate() {
-        let written = on_tx!(&mut *tx, |conn| {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(upsert.as_str()))
+        let version: Option<i64> = on_tx!(&mut *tx, |conn| {
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(upsert.as_str()))
                 .bind(card.card_id)
                 .bind(active.as_slice())
                 .bind(date_to_sql(card.validity_start))
                 .bind(card.validity_end.map(date_to_sql))
                 .bind(card.issuing_authority.as_str())
                 .bind(card.status.as_str())
-                .bind(card.issued_at_ms);
+                .bind(card.issued_at_ms)
+                .bind(at_ms);
             for index in &indexes {
                 query = query.bind(index.as_slice());
             }
-            query.execute(conn).await?.rows_affected()
+            query.fetch_optional(conn).await?
         });
-        if written == 0 {
-            foreign.push(position);
+        match version {
+            Some(version) => imported.versions.push((position, version)),
+            None => imported.foreign.push(position),
         }
     }
-    Ok(foreign)
+    Ok(imported)
 }

@@ -13,7 +13,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::sealing::{marker, reseal};
-use super::{cases, register};
+use super::{cases, loss_reports, online, register};
 
 /// A table with sealed columns: its name, its row id column, and its sealed columns
 /// with the associated-data name and purpose of each.
@@ -23,7 +23,7 @@ struct Sealed {
     columns: &'static [(&'static str, &'static str, Purpose)],
 }
 
-const TABLES: [Sealed; 2] = [
+const TABLES: [Sealed; 5] = [
     Sealed {
         table: "residents",
         key: "resident_id",
@@ -46,6 +46,24 @@ const TABLES: [Sealed; 2] = [
             ("rejection_sealed", cases::REJECTION, Purpose::Data),
             ("review_note_sealed", cases::REVIEW_NOTE, Purpose::Data),
         ],
+    },
+    Sealed {
+        table: "loss_reports",
+        key: "report_id",
+        columns: &[
+            ("citizen_id_sealed", loss_reports::CITIZEN_ID, Purpose::Data),
+            ("circumstance_sealed", loss_reports::CIRCUMSTANCE, Purpose::Data),
+        ],
+    },
+    Sealed {
+        table: "loss_report_events",
+        key: "event_id",
+        columns: &[("note_sealed", loss_reports::NOTE, Purpose::Data)],
+    },
+    Sealed {
+        table: "online_report_challenges",
+        key: "challenge_id",
+        columns: &[("citizen_id_sealed", online::CITIZEN_ID, Purpose::Data)],
     },
 ];
 

@@ -1,6 +1,6 @@
 //! The review service over gRPC on port 0 with TLS and bearer tokens, against a fresh
 //! SQLite database (or PostgreSQL when `IDCARD_TEST_POSTGRES_URL` is set), with fake
-//! acceptance and production inboxes.
+//! acceptance, production and status inboxes and a notification file.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,6 +8,8 @@ mod decisions;
 mod findings;
 mod import;
 mod inbox;
+mod loss;
+mod online;
 mod pending;
 mod security;
 mod support;

@@ -10,13 +10,17 @@ use idcard_crypto::{Keyring, Purpose, key_id_of};
 use idcard_db::{Db, on_db};
 use idcard_proto::v1::review_service_client::ReviewServiceClient;
 use idcard_proto::v1::{
-    ApplicationKind, ApproveApplicationRequest, Contact, ImportResidentsRequest, ListPendingApplicationsRequest,
+    ApplicationKind, ApproveApplicationRequest, ConfirmOnlineLossReportRequest, Contact, GetOnlineLossReportRequest,
+    ImportResidentsRequest, ListPendingApplicationsRequest, LossKind, LossReportState, ReceiveFoundCardNoticeRequest,
     RejectApplicationRequest, RejectionReason, ReviewServiceGetApplicationRequest, ReviewState,
+    StartOnlineLossReportRequest,
 };
 use tonic::{Code, Status};
 use uuid::Uuid;
 
-use crate::support::{App, Authed, Event, Person, REVIEWER, codes, database_contents, hex};
+use crate::support::{
+    App, Authed, Event, Person, REVIEWER, STATUS_PEER, codes, database_contents, fingerprint, hex, revocation,
+};
 
 fn get(application_id: &str) -> ReviewServiceGetApplicationRequest {
     ReviewServiceGetApplicationRequest {
@@ -317,10 +321,170 @@ async fn audit_chain_verifies_with_entries_for_every_change_and_read() {
     assert!(entries[0].3.starts_with("resident_import:"), "{}", entries[0].3);
 }
 
+/// A counter report, its revocation and a second report, an online report, and a found
+/// card, for the two tests below.
+struct LossFlow {
+    counter: Person,
+    online: Person,
+    circumstances: Vec<String>,
+    report_number: String,
+}
+
+async fn loss_flow(app: &mut App) -> LossFlow {
+    let counter = Person::aged(30, 131);
+    let online = Person::aged(40, 132);
+    let online_record = online.resident();
+    let online_card = Person::card_id(&online_record);
+    app.import(vec![counter.resident(), online_record]).await;
+    let report = counter.loss_report(fingerprint());
+    app.inbox.receive_loss_report(report.clone()).await.unwrap();
+    app.inbox
+        .receive_loss_report_revocation(revocation(&report.report_number, fingerprint()))
+        .await
+        .unwrap();
+    let again = counter.loss_report(fingerprint());
+    app.inbox.receive_loss_report(again.clone()).await.unwrap();
+
+    let mut citizen = app.citizen(&online.citizen_id);
+    let challenge = citizen
+        .start_online_loss_report(StartOnlineLossReportRequest {
+            request_id: Uuid::now_v7().to_string(),
+            citizen_id: online.citizen_id.clone(),
+            name: online.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let code = app.wait_for_code(0).await;
+    let circumstance = format!("{} left it in a taxi, call {}", online.name, online.phone);
+    let confirmed = citizen
+        .confirm_online_loss_report(ConfirmOnlineLossReportRequest {
+            request_id: Uuid::now_v7().to_string(),
+            challenge_id: challenge.challenge_id,
+            code,
+            kind: LossKind::Lost.into(),
+            circumstance: circumstance.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
+    citizen
+        .get_online_loss_report(GetOnlineLossReportRequest {
+            report_number: confirmed.report_number.clone(),
+        })
+        .await
+        .unwrap();
+    app.inbox_as(Some(STATUS_PEER))
+        .receive_found_card_notice(ReceiveFoundCardNoticeRequest {
+            message_id: Uuid::now_v7().to_string(),
+            card_id: online_card,
+            found_at: "天河客运站".to_string(),
+            collect_at: "天河派出所".to_string(),
+            registered_at: None,
+        })
+        .await
+        .unwrap();
+    app.wait_for_notification("天河派出所").await;
+    app.wait_for_outcome(&again.report_number, LossReportState::Active)
+        .await;
+    LossFlow {
+        circumstances: vec![report.circumstance, circumstance],
+        counter,
+        online,
+        report_number: report.report_number,
+    }
+}
+
+#[tokio::test]
+async fn no_database_file_holds_personal_data_in_clear_after_loss_reports() {
+    let mut app = App::spawn().await;
+    let flow = loss_flow(&mut app).await;
+
+    app.halt().await;
+    let contents = database_contents(&app).await;
+
+    let stored = |needle: &str| {
+        contents
+            .iter()
+            .filter(|(_, bytes)| contains(bytes, needle.as_bytes()) || contains(bytes, hex(needle).as_bytes()))
+            .map(|(place, _)| place.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        !stored(&flow.report_number).is_empty(),
+        "report numbers are stored in clear"
+    );
+    let mut personal: Vec<String> = [&flow.counter, &flow.online]
+        .iter()
+        .flat_map(|p| [p.citizen_id.clone(), p.name.clone(), p.phone.clone(), p.address.clone()])
+        .collect();
+    personal.extend(flow.circumstances.iter().cloned());
+    personal.push("天河客运站".to_string());
+    for needle in &personal {
+        assert_eq!(stored(needle), Vec::<String>::new(), "{needle} is stored in clear");
+    }
+}
+
+#[tokio::test]
+async fn loss_reports_are_audited_in_a_chain_that_verifies() {
+    let mut app = App::spawn().await;
+    loss_flow(&mut app).await;
+
+    app.halt().await;
+    let db = app.database().await;
+    idcard_audit::seal_once(&db).await.unwrap();
+    let verified = idcard_audit::verify(&db).await.unwrap();
+    let entries: Vec<(String, String, String)> = on_db!(&db, |pool| {
+        sqlx::query_as("SELECT actor, role, action FROM audit_log ORDER BY chain_position")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    db.close().await;
+
+    assert_eq!(verified.unsealed, 0);
+    let actions: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|(_, _, action)| action != "card.status_change")
+        .map(|(_, role, action)| (role.as_str(), action.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("reviewer", "residents.import"),
+            ("service", "loss_report.receive"),
+            ("service", "loss_report.revoke"),
+            ("service", "loss_report.receive"),
+            ("citizen", "loss_report.online_code_sent"),
+            ("citizen", "loss_report.receive"),
+            ("citizen", "loss_report.read"),
+            ("service", "loss_report.found_card_notice"),
+        ],
+        "{entries:?}"
+    );
+    let status_changes = entries
+        .iter()
+        .filter(|(_, _, action)| action == "card.status_change")
+        .count();
+    assert_eq!(
+        status_changes, 4,
+        "reported, valid again, reported again, reported online"
+    );
+    assert!(
+        entries
+            .iter()
+            .filter(|(_, role, _)| role == "service")
+            .all(|(actor, _, _)| actor == "acceptance" || actor == "status"),
+        "inbox changes name the peer service: {entries:?}"
+    );
+}
+
 /// The key id of every sealed value in the service's tables, and the `sealed_under`
 /// marker of every row.
 async fn sealed_state(db: &Db) -> (BTreeSet<String>, BTreeSet<String>) {
-    const SEALED: [(&str, &str); 11] = [
+    const SEALED: [(&str, &str); 15] = [
         ("residents", "citizen_id_sealed"),
         ("residents", "name_sealed"),
         ("residents", "ethnicity_sealed"),
@@ -332,6 +496,10 @@ async fn sealed_state(db: &Db) -> (BTreeSet<String>, BTreeSet<String>) {
         ("review_cases", "fingerprints_sealed"),
         ("review_cases", "rejection_sealed"),
         ("review_cases", "review_note_sealed"),
+        ("loss_reports", "citizen_id_sealed"),
+        ("loss_reports", "circumstance_sealed"),
+        ("loss_report_events", "note_sealed"),
+        ("online_report_challenges", "citizen_id_sealed"),
     ];
     let mut key_ids = BTreeSet::new();
     for (table, column) in SEALED {
@@ -354,10 +522,14 @@ async fn sealed_state(db: &Db) -> (BTreeSet<String>, BTreeSet<String>) {
         }
     }
     let markers: Vec<String> = on_db!(db, |pool| {
-        sqlx::query_scalar("SELECT sealed_under FROM residents UNION ALL SELECT sealed_under FROM review_cases")
-            .fetch_all(pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar(
+            "SELECT sealed_under FROM residents UNION ALL SELECT sealed_under FROM review_cases \
+             UNION ALL SELECT sealed_under FROM loss_reports UNION ALL SELECT sealed_under FROM loss_report_events \
+             UNION ALL SELECT sealed_under FROM online_report_challenges",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
     });
     (key_ids, markers.into_iter().collect())
 }
@@ -380,6 +552,19 @@ async fn key_rotation_keeps_records_readable_and_the_resealer_reseals_them() {
         .await
         .unwrap()
         .into_inner();
+    // A loss report and an online challenge of someone else, sealed under the old keys.
+    let reporter = Person::aged(40, 124);
+    app.import(vec![reporter.resident()]).await;
+    let report = reporter.loss_report(fingerprint());
+    app.inbox.receive_loss_report(report.clone()).await.unwrap();
+    app.citizen(&reporter.citizen_id)
+        .start_online_loss_report(StartOnlineLossReportRequest {
+            request_id: Uuid::now_v7().to_string(),
+            citizen_id: reporter.citizen_id.clone(),
+            name: reporter.name.clone(),
+        })
+        .await
+        .unwrap();
     let db = app.database().await;
     assert_eq!(
         sealed_state(&db).await,
@@ -401,7 +586,24 @@ async fn key_rotation_keeps_records_readable_and_the_resealer_reseals_them() {
     }
     let case = app.get(&application.application_id).await;
     let replayed = app.review.approve_application(approval).await.unwrap().into_inner();
+    let read = app
+        .citizen(&reporter.citizen_id)
+        .get_online_loss_report(GetOnlineLossReportRequest {
+            report_number: report.report_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
     db.close().await;
+
+    assert_eq!(
+        read.state,
+        LossReportState::Active as i32,
+        "the report reads back after the rotation"
+    );
+    assert_eq!(read.history.len(), 2);
 
     assert_eq!(
         case.applicant.unwrap().card_items,

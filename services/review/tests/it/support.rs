@@ -1,9 +1,9 @@
-//! A review service on port 0 against a fresh database, fake acceptance and production
-//! inboxes that record what they receive, and fixtures.
+//! A review service on port 0 against a fresh database, fake acceptance, production and
+//! status inboxes that record what they receive, a notification file, and fixtures.
 //!
 //! By default the service runs as in production: TLS from a development PKI, bearer
 //! tokens from a test issuer, a key file of its own. The fake peers serve TLS with the
-//! acceptance and production certificates and record which service called them.
+//! acceptance, production and status certificates and record which service called them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,11 +16,15 @@ use idcard_crypto::Keyring;
 use idcard_db::{Db, DbOptions, on_db};
 use idcard_domain::{ReceiptNo, check_character};
 use idcard_proto::v1::acceptance_inbox_service_server::{AcceptanceInboxService, AcceptanceInboxServiceServer};
+use idcard_proto::v1::citizen_service_client::CitizenServiceClient;
+use idcard_proto::v1::identity_confirmation::Method;
 use idcard_proto::v1::production_inbox_service_server::{ProductionInboxService, ProductionInboxServiceServer};
 use idcard_proto::v1::review_inbox_service_client::ReviewInboxServiceClient;
 use idcard_proto::v1::review_service_client::ReviewServiceClient;
+use idcard_proto::v1::status_inbox_service_server::{StatusInboxService, StatusInboxServiceServer};
 use idcard_proto::v1::{
-    self, ReceiveDecisionRequest, ReceiveDecisionResponse, ReceiveProductionOrderRequest,
+    self, PublishCardStatusRequest, PublishCardStatusResponse, ReceiveDecisionRequest, ReceiveDecisionResponse,
+    ReceiveLossReportOutcomeRequest, ReceiveLossReportOutcomeResponse, ReceiveProductionOrderRequest,
     ReceiveProductionOrderResponse, ReceiveProductionUpdateRequest, ReceiveProductionUpdateResponse,
 };
 use idcard_server::wire::{date_to_wire, ms_to_timestamp, today_cst};
@@ -38,6 +42,10 @@ use uuid::Uuid;
 
 pub const ACCEPTANCE_PEER: &str = "acceptance-gz";
 pub const PRODUCTION_PEER: &str = "production-gz";
+/// The status service's peer name (the service's default `IDCARD_STATUS_PEER`).
+pub const STATUS_PEER: &str = "status";
+/// The review instance's name, the `issuer` of the card status it publishes.
+pub const INSTANCE: &str = "review-gz";
 pub const ACCEPTANCE_POINT: &str = "330106-01";
 /// The reviewer the default client's token names, over Guangdong.
 pub const REVIEWER: &str = "reviewer-1";
@@ -92,16 +100,25 @@ impl Interceptor for Bearer {
 
 pub type Authed = InterceptedService<Channel, Bearer>;
 
-/// What the fake peers received, in arrival order.
+/// What the fake acceptance and production inboxes received, in arrival order.
 #[derive(Debug, Clone)]
 pub enum Event {
     Decision(ReceiveDecisionRequest),
     ProductionOrder(ReceiveProductionOrderRequest),
+    LossOutcome(ReceiveLossReportOutcomeRequest),
+}
+
+/// A card status the fake status inbox received, and the service that sent it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub request: PublishCardStatusRequest,
+    pub caller: String,
 }
 
 #[derive(Default)]
 pub struct Recorder {
     events: Mutex<Vec<Event>>,
+    statuses: Mutex<Vec<Published>>,
     /// The service named by each caller's client certificate (`-` for none).
     callers: Mutex<Vec<String>>,
     /// Decision deliveries to answer UNAVAILABLE before accepting one.
@@ -119,6 +136,10 @@ impl Recorder {
         self.callers.lock().unwrap().clone()
     }
 
+    pub fn statuses(&self) -> Vec<Published> {
+        self.statuses.lock().unwrap().clone()
+    }
+
     fn has_decision(&self) -> bool {
         self.events
             .lock()
@@ -128,12 +149,16 @@ impl Recorder {
     }
 
     fn caller<T>(&self, request: &Request<T>) {
-        let service = request
-            .peer_certs()
-            .and_then(|certs| certs.first().and_then(service_of_certificate))
-            .unwrap_or_else(|| "-".to_string());
+        let service = caller_of(request);
         self.callers.lock().unwrap().push(service);
     }
+}
+
+fn caller_of<T>(request: &Request<T>) -> String {
+    request
+        .peer_certs()
+        .and_then(|certs| certs.first().and_then(service_of_certificate))
+        .unwrap_or_else(|| "-".to_string())
 }
 
 struct FakeAcceptance(Arc<Recorder>);
@@ -163,6 +188,36 @@ impl AcceptanceInboxService for FakeAcceptance {
         _request: Request<ReceiveProductionUpdateRequest>,
     ) -> Result<Response<ReceiveProductionUpdateResponse>, Status> {
         Err(Status::unimplemented("the review service sends no production updates"))
+    }
+
+    async fn receive_loss_report_outcome(
+        &self,
+        request: Request<ReceiveLossReportOutcomeRequest>,
+    ) -> Result<Response<ReceiveLossReportOutcomeResponse>, Status> {
+        self.0.caller(&request);
+        self.0
+            .events
+            .lock()
+            .unwrap()
+            .push(Event::LossOutcome(request.into_inner()));
+        Ok(Response::new(ReceiveLossReportOutcomeResponse {}))
+    }
+}
+
+struct FakeStatus(Arc<Recorder>);
+
+#[tonic::async_trait]
+impl StatusInboxService for FakeStatus {
+    async fn publish_card_status(
+        &self,
+        request: Request<PublishCardStatusRequest>,
+    ) -> Result<Response<PublishCardStatusResponse>, Status> {
+        let caller = caller_of(&request);
+        self.0.statuses.lock().unwrap().push(Published {
+            request: request.into_inner(),
+            caller,
+        });
+        Ok(Response::new(PublishCardStatusResponse {}))
     }
 }
 
@@ -197,6 +252,8 @@ pub struct App {
     pub db: TestDb,
     /// The service's key file.
     pub key_file: PathBuf,
+    /// Where the service writes citizens' notifications (JSON lines).
+    pub notify_file: PathBuf,
     secure: bool,
     url: String,
     _keys_dir: tempfile::TempDir,
@@ -235,9 +292,19 @@ impl App {
             shutdown.clone(),
         )
         .await;
+        let status = serve_fake(
+            tonic::service::Routes::new(StatusInboxServiceServer::new(FakeStatus(Arc::clone(&recorder)))),
+            tls("status"),
+            shutdown.clone(),
+        )
+        .await;
+        let notify_file = keys_dir.path().join("notifications.jsonl");
 
         let mut config = review::Config::for_database(db.url.clone());
-        config.common.peers = format!("{ACCEPTANCE_PEER}={acceptance},{PRODUCTION_PEER}={production}");
+        config.common.peers =
+            format!("{ACCEPTANCE_PEER}={acceptance},{PRODUCTION_PEER}={production},{STATUS_PEER}={status}");
+        config.common.instance_name = Some(INSTANCE.to_string());
+        config.notify.notify_file = Some(notify_file.clone());
         config.common.relay_poll_interval = Duration::from_millis(50);
         config.common.relay_base_backoff = Duration::from_millis(20);
         config.common.relay_max_backoff = Duration::from_millis(200);
@@ -264,6 +331,7 @@ impl App {
             recorder,
             db,
             key_file,
+            notify_file,
             secure,
             url,
             _keys_dir: keys_dir,
@@ -286,6 +354,18 @@ impl App {
     pub fn review_with(&self, token: Option<&str>) -> ReviewServiceClient<Authed> {
         let bearer = Bearer(token.map(|token| format!("Bearer {token}").parse().unwrap()));
         ReviewServiceClient::new(InterceptedService::new(self.channel(None), bearer))
+    }
+
+    /// The online service as the citizen with `citizen_id` (a citizen token for it).
+    pub fn citizen(&self, citizen_id: &str) -> CitizenServiceClient<Authed> {
+        let token = token(&format!("citizen-{}", &citizen_id[14..]), Role::Citizen, &[citizen_id]);
+        self.citizen_with(Some(&token))
+    }
+
+    /// The online service with `token` (or none).
+    pub fn citizen_with(&self, token: Option<&str>) -> CitizenServiceClient<Authed> {
+        let bearer = Bearer(token.map(|token| format!("Bearer {token}").parse().unwrap()));
+        CitizenServiceClient::new(InterceptedService::new(self.channel(None), bearer))
     }
 
     /// An inbox client presenting the certificate of `service` (or none).
@@ -346,6 +426,133 @@ impl App {
     pub async fn settled_events(&self) -> Vec<Event> {
         tokio::time::sleep(Duration::from_millis(400)).await;
         self.recorder.events()
+    }
+
+    /// Waits until the fake acceptance and production inboxes hold a message for which
+    /// `wanted` holds, and returns it (or fails).
+    pub async fn wait_for_event(&self, what: &str, wanted: impl Fn(&Event) -> bool) -> Event {
+        for _ in 0..500 {
+            if let Some(event) = self.recorder.events().into_iter().find(&wanted) {
+                return event;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("expected {what} at the fake peers, got {:?}", self.recorder.events());
+    }
+
+    /// Waits for the loss report outcome of `report_number` in `state`.
+    pub async fn wait_for_outcome(
+        &self,
+        report_number: &str,
+        state: v1::LossReportState,
+    ) -> ReceiveLossReportOutcomeRequest {
+        let what = format!("outcome {state:?} of {report_number}");
+        let event = self
+            .wait_for_event(&what, |event| {
+                matches!(event, Event::LossOutcome(outcome)
+                    if outcome.report_number == report_number && outcome.state == state as i32)
+            })
+            .await;
+        let Event::LossOutcome(outcome) = event else {
+            unreachable!()
+        };
+        outcome
+    }
+
+    /// Every loss report outcome received so far.
+    pub fn outcomes(&self) -> Vec<ReceiveLossReportOutcomeRequest> {
+        self.recorder
+            .events()
+            .into_iter()
+            .filter_map(|event| match event {
+                Event::LossOutcome(outcome) => Some(outcome),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Waits until the fake status inbox holds a status of `card_id` equal to `status`,
+    /// and returns it (or fails).
+    pub async fn wait_for_status(&self, card_id: &str, status: v1::CardStatus) -> Published {
+        self.wait_for_status_after(card_id, status, i64::MIN).await
+    }
+
+    /// [`App::wait_for_status`] for a version above `version`.
+    pub async fn wait_for_status_after(&self, card_id: &str, status: v1::CardStatus, version: i64) -> Published {
+        for _ in 0..500 {
+            if let Some(published) = self.recorder.statuses().into_iter().find(|p| {
+                p.request.card_id == card_id && p.request.status == status as i32 && p.request.version > version
+            }) {
+                return published;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let seen: Vec<_> = self
+            .recorder
+            .statuses()
+            .into_iter()
+            .map(|p| (p.request.card_id, p.request.status, p.request.version))
+            .collect();
+        panic!("expected status {status:?} of card {card_id}, got {seen:?}");
+    }
+
+    /// The statuses published for `card_id` so far, in arrival order.
+    pub fn statuses_of(&self, card_id: &str) -> Vec<PublishCardStatusRequest> {
+        self.recorder
+            .statuses()
+            .into_iter()
+            .map(|p| p.request)
+            .filter(|request| request.card_id == card_id)
+            .collect()
+    }
+
+    /// The lines of the notification file so far.
+    pub fn notifications(&self) -> Vec<serde_json::Value> {
+        let Ok(text) = std::fs::read_to_string(&self.notify_file) else {
+            return Vec::new();
+        };
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    }
+
+    /// Waits for a notification whose text contains `needle`, and returns its text.
+    pub async fn wait_for_notification(&self, needle: &str) -> String {
+        for _ in 0..500 {
+            if let Some(text) = self
+                .notifications()
+                .iter()
+                .filter_map(|line| line["text"].as_str())
+                .find(|text| text.contains(needle))
+            {
+                return text.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "expected a notification containing {needle:?}, got {:?}",
+            self.notifications()
+        );
+    }
+
+    /// Waits for a one-time code sent after `sent_before` codes, and returns it.
+    pub async fn wait_for_code(&self, sent_before: usize) -> String {
+        for _ in 0..500 {
+            let codes = self.codes();
+            if codes.len() > sent_before {
+                return codes[sent_before].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("expected a one-time code, got {:?}", self.notifications());
+    }
+
+    /// The one-time codes in the notification file, oldest first.
+    pub fn codes(&self) -> Vec<String> {
+        self.notifications()
+            .iter()
+            .filter_map(|line| line["text"].as_str())
+            .filter(|text| text.contains("验证码"))
+            .map(|text| text.chars().filter(char::is_ascii_digit).take(6).collect())
+            .collect()
     }
 
     pub fn fail_next_decisions(&self, count: usize) {
@@ -574,6 +781,26 @@ impl Person {
         }
     }
 
+    /// The id of the card the register record from [`Person::resident`] gives.
+    pub fn card_id(resident: &v1::Resident) -> String {
+        resident.cards[0].card_id.clone()
+    }
+
+    /// A loss report of this person's card taken at the counter of [`ACCEPTANCE_PEER`].
+    pub fn loss_report(&self, identity: v1::IdentityConfirmation) -> v1::ReceiveLossReportRequest {
+        v1::ReceiveLossReportRequest {
+            message_id: Uuid::now_v7().to_string(),
+            report_number: report_number(),
+            citizen_id: self.citizen_id.clone(),
+            name: self.name.clone(),
+            kind: v1::LossKind::Lost.into(),
+            circumstance: format!("{} lost it on metro line 3", self.name),
+            identity: Some(identity),
+            reported_at: Some(ms_to_timestamp(idcard_db::now_ms())),
+            origin: ACCEPTANCE_PEER.to_string(),
+        }
+    }
+
     /// The message an acceptance service sends for this person.
     pub fn application(&self, kind: v1::ApplicationKind) -> v1::ReceiveApplicationRequest {
         v1::ReceiveApplicationRequest {
@@ -600,6 +827,36 @@ impl Person {
             origin: ACCEPTANCE_PEER.to_string(),
             production_centre: PRODUCTION_PEER.to_string(),
         }
+    }
+}
+
+/// A fresh report number.
+pub fn report_number() -> String {
+    ReceiptNo::from_u64(fastrand_u64()).as_str().to_string()
+}
+
+/// The clerk compared fingerprints and they matched.
+pub fn fingerprint() -> v1::IdentityConfirmation {
+    v1::IdentityConfirmation {
+        method: Some(Method::FingerprintMatched(true)),
+    }
+}
+
+/// The clerk checked an identity document.
+pub fn document() -> v1::IdentityConfirmation {
+    v1::IdentityConfirmation {
+        method: Some(Method::IdentityDocument(v1::DocumentKind::Passport.into())),
+    }
+}
+
+/// A revocation of `report_number` taken at the counter of [`ACCEPTANCE_PEER`].
+pub fn revocation(report_number: &str, identity: v1::IdentityConfirmation) -> v1::ReceiveLossReportRevocationRequest {
+    v1::ReceiveLossReportRevocationRequest {
+        message_id: Uuid::now_v7().to_string(),
+        report_number: report_number.to_string(),
+        identity: Some(identity),
+        at: Some(ms_to_timestamp(idcard_db::now_ms())),
+        origin: ACCEPTANCE_PEER.to_string(),
     }
 }
 
