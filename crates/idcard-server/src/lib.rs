@@ -4,6 +4,7 @@
 //!
 //! Nothing here knows an application, a card or a table.
 
+pub mod background;
 mod grpc;
 pub mod idempotent;
 mod peers;

@@ -86,10 +86,14 @@ async fn application_delivered(tx: &mut Tx, message: &Message) -> Result<(), DbE
     let Some(row) = store::find(tx, application_id).await? else {
         return Ok(());
     };
-    // Already past (a decision crossed the acknowledgement): nothing to record.
-    if let Ok(next) = transition(row.state()?, ApplicationEvent::DeliveredToReview) {
+    // Already past (a decision crossed the acknowledgement): nothing to record. The step
+    // is conditional on the state read here: a decision committed meanwhile wins.
+    let from = row.state()?;
+    if let Ok(next) = transition(from, ApplicationEvent::DeliveredToReview) {
         let note = format!("delivered to the domicile bureau ({})", message.destination);
-        store::record_step(tx, application_id, next, now_ms(), RELAY, &note).await?;
+        if !store::advance(tx, application_id, from, next, now_ms(), RELAY, &note).await? {
+            return Ok(());
+        }
         audit::record(
             tx,
             &Actor::service(RELAY),
@@ -105,10 +109,9 @@ async fn application_delivered(tx: &mut Tx, message: &Message) -> Result<(), DbE
 /// The report's history shows when the domicile bureau got it; its state changes only
 /// with the bureau's outcome.
 async fn report_delivered(tx: &mut Tx, message: &Message) -> Result<(), DbError> {
+    // Only a history line: writing the state read here back could undo an outcome that
+    // committed in the meantime.
     let number = message.ordering_key.as_str();
-    let Some(row) = store::loss_reports::find(tx, number).await? else {
-        return Ok(());
-    };
     let note = format!("delivered to the domicile bureau ({})", message.destination);
-    store::loss_reports::record_step(tx, number, row.state()?, now_ms(), RELAY, &note).await
+    store::loss_reports::record_note(tx, number, now_ms(), RELAY, &note).await
 }

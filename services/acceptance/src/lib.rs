@@ -24,14 +24,12 @@ mod store;
 mod submission;
 mod view;
 
-use std::time::Duration;
-
-use idcard_audit::Sealer;
 use idcard_db::{Db, MigrationSet};
 use idcard_outbox::Relay;
 use idcard_proto::v1::acceptance_inbox_service_server::AcceptanceInboxServiceServer;
 use idcard_proto::v1::acceptance_service_server::AcceptanceServiceServer;
 use idcard_server::Exposure;
+use idcard_server::background::Background;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes as GrpcRoutes;
@@ -40,9 +38,6 @@ pub use config::Config;
 pub use error::Error;
 
 pub const DEFAULT_PORT: u16 = 50051;
-
-/// How often the audit sealer chains new entries.
-const AUDIT_SEAL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Applications (and loss reports) re-sealed per transaction after a key rotation. Each may hold a photo,
 /// and on SQLite the batch holds the write lock.
@@ -82,9 +77,6 @@ pub async fn serve_with_listener(
     let db = Db::connect(&common.database_url, &common.db_options()).await?;
     db.migrate(&MIGRATION_SETS).await?;
 
-    // Stopped after the server has drained, so that the last calls' outbox rows and audit
-    // entries are still handled.
-    let background = CancellationToken::new();
     let relay = Relay::new(
         db.clone(),
         keys.clone(),
@@ -105,23 +97,19 @@ pub async fn serve_with_listener(
         keys: keys.clone(),
         relay: relay.handle(),
     };
-    let tasks = [
-        tokio::spawn(relay.run(background.clone())),
-        tokio::spawn(Sealer::new(db.clone(), AUDIT_SEAL_INTERVAL).run(background.clone())),
-        idcard_server::spawn_key_reload(keys.clone(), common.key_reload_interval, background.clone()),
-        idcard_server::spawn_resealer("acceptance records", config.reseal_interval, background.clone(), {
+    let mut background = Background::start(&db, &keys, relay, common.key_reload_interval);
+    background.resealer("acceptance records", config.reseal_interval, {
+        let db = db.clone();
+        move || {
             let db = db.clone();
-            move || {
-                let db = db.clone();
-                let keyring = keys.current();
-                async move {
-                    store::reseal_batch(&db, &keyring, RESEAL_BATCH)
-                        .await
-                        .map_err(|err| err.to_string())
-                }
+            let keyring = keys.current();
+            async move {
+                store::reseal_batch(&db, &keyring, RESEAL_BATCH)
+                    .await
+                    .map_err(|err| err.to_string())
             }
-        }),
-    ];
+        }
+    });
 
     tracing::info!(addr = ?listener.local_addr().ok(), "acceptance service listening");
     let max = common.max_request_bytes;
@@ -138,12 +126,7 @@ pub async fn serve_with_listener(
         shutdown,
     )
     .await;
-    background.cancel();
-    for task in tasks {
-        if let Err(err) = task.await {
-            tracing::error!(error = %err, "background task failed");
-        }
-    }
+    background.stop().await;
     db.close().await;
     served?;
     Ok(())

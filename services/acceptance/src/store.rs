@@ -240,6 +240,44 @@ pub async fn history(tx: &mut Tx, application_id: Uuid) -> Result<Vec<EventRow>,
     Ok(rows)
 }
 
+/// Moves an application from `from` to `to` and records the step, only if it is still in
+/// `from` (a concurrent change wins). Returns whether it moved.
+pub async fn advance(
+    tx: &mut Tx,
+    application_id: Uuid,
+    from: ApplicationState,
+    to: ApplicationState,
+    at_ms: i64,
+    actor: &str,
+    note: &str,
+) -> Result<bool, DbError> {
+    let moved = on_tx!(tx, |conn| {
+        sqlx::query("UPDATE applications SET state = $1, updated_at_ms = $2 WHERE application_id = $3 AND state = $4")
+            .bind(to.as_str())
+            .bind(at_ms)
+            .bind(application_id)
+            .bind(from.as_str())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    });
+    if moved != 1 {
+        return Ok(false);
+    }
+    on_tx!(tx, |conn| {
+        sqlx::query("INSERT INTO status_events (application_id, state, at_ms, actor, note) VALUES ($1, $2, $3, $4, $5)")
+            .bind(application_id)
+            .bind(to.as_str())
+            .bind(at_ms)
+            .bind(actor)
+            .bind(note)
+            .execute(conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(true)
+}
+
 /// Moves an application to `state` and records the step in its history.
 pub async fn record_step(
     tx: &mut Tx,

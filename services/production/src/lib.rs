@@ -25,13 +25,12 @@ mod report;
 mod service;
 mod store;
 
-use std::time::Duration;
-
 use idcard_db::{Db, MigrationSet};
 use idcard_outbox::Relay;
 use idcard_proto::v1::production_inbox_service_server::ProductionInboxServiceServer;
 use idcard_proto::v1::production_service_server::ProductionServiceServer;
 use idcard_server::Exposure;
+use idcard_server::background::Background;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
@@ -46,9 +45,6 @@ pub const DEFAULT_PORT: u16 = 50053;
 /// The production centre this instance is, unless `IDCARD_INSTANCE_NAME` says otherwise:
 /// operators' scopes name it, and progress reports name it as their operator.
 pub const DEFAULT_INSTANCE_NAME: &str = "production";
-
-/// How often the audit sealer chains newly recorded entries.
-const AUDIT_SEAL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Jobs re-sealed per transaction after a key rotation.
 const RESEAL_BATCH: u32 = 100;
@@ -87,8 +83,6 @@ pub async fn serve_with_listener(
     let db = Db::connect(&common.database_url, &common.db_options()).await?;
     db.migrate(&MIGRATION_SETS).await?;
 
-    // Background tasks stop with the service, and also when the server fails on its own.
-    let background = shutdown.child_token();
     let relay = Relay::new(
         db.clone(),
         keys.clone(),
@@ -96,26 +90,19 @@ pub async fn serve_with_listener(
         common.relay_config(),
     );
     let relay_handle = relay.handle();
-    let relay_task = tokio::spawn(relay.run(background.clone()));
-    let sealer_task = tokio::spawn(idcard_audit::Sealer::new(db.clone(), AUDIT_SEAL_INTERVAL).run(background.clone()));
-    let reload_task = idcard_server::spawn_key_reload(keys.clone(), common.key_reload_interval, background.clone());
-    let reseal_task = {
+    let mut background = Background::start(&db, &keys, relay, common.key_reload_interval);
+    {
         let (db, keys) = (db.clone(), keys.clone());
         // A rotation shows up at a key reload, so looking as often is enough.
-        idcard_server::spawn_resealer(
-            "production jobs",
-            common.key_reload_interval,
-            background.clone(),
-            move || {
-                let (db, keys) = (db.clone(), keys.current());
-                async move {
-                    store::reseal_batch(&db, &keys, RESEAL_BATCH)
-                        .await
-                        .map_err(|err| err.to_string())
-                }
-            },
-        )
-    };
+        background.resealer("production jobs", common.key_reload_interval, move || {
+            let (db, keys) = (db.clone(), keys.current());
+            async move {
+                store::reseal_batch(&db, &keys, RESEAL_BATCH)
+                    .await
+                    .map_err(|err| err.to_string())
+            }
+        });
+    }
 
     let centre = common
         .instance_name
@@ -139,17 +126,7 @@ pub async fn serve_with_listener(
     };
     let served = idcard_server::serve_grpc(listener, exposure, shutdown).await;
 
-    background.cancel();
-    for (task, joined) in [
-        ("outbox relay", relay_task.await),
-        ("audit sealer", sealer_task.await),
-        ("key reload", reload_task.await),
-        ("re-sealer", reseal_task.await),
-    ] {
-        if let Err(err) = joined {
-            tracing::error!(task, error = %err, "background task failed");
-        }
-    }
+    background.stop().await;
     db.close().await;
     tracing::info!("production service stopped");
     served.map_err(Error::from)

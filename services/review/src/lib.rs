@@ -48,9 +48,7 @@ mod store;
 mod wire;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use idcard_audit::Sealer;
 use idcard_crypto::KeySource;
 use idcard_db::{Db, MigrationSet};
 use idcard_notify::Notifier;
@@ -58,6 +56,7 @@ use idcard_outbox::{Relay, RelayHandle};
 use idcard_proto::v1::citizen_service_server::{self, CitizenServiceServer};
 use idcard_proto::v1::review_inbox_service_server::{self, ReviewInboxServiceServer};
 use idcard_proto::v1::review_service_server::{self, ReviewServiceServer};
+use idcard_server::background::Background;
 use idcard_server::settings::SettingsError;
 use idcard_server::{Exposure, Peers};
 use tokio::net::TcpListener;
@@ -71,8 +70,6 @@ pub use error::Error;
 /// The port the review service listens on unless `IDCARD_LISTEN_ADDR` says otherwise.
 pub const DEFAULT_PORT: u16 = 50052;
 
-/// How often the audit sealer chains new entries.
-const AUDIT_SEAL_INTERVAL: Duration = Duration::from_millis(200);
 /// Rows the resealer re-seals per transaction after a key rotation.
 const RESEAL_BATCH: u32 = 200;
 
@@ -137,28 +134,20 @@ pub async fn serve_with_listener(
         relay: relay.handle(),
         publisher,
     });
-    let background = CancellationToken::new();
-    let relay_task = tokio::spawn(relay.run(background.clone()));
+    let mut background = Background::start(&db, &keys, relay, common.key_reload_interval);
     // Messages left by a previous run go out without waiting for a poll.
     state.relay.wake();
-    let sealer_task = tokio::spawn(Sealer::new(db.clone(), AUDIT_SEAL_INTERVAL).run(background.clone()));
-    let reload_task = idcard_server::spawn_key_reload(keys.clone(), common.key_reload_interval, background.clone());
-    let reseal_db = db.clone();
-    let reseal_keys = keys.clone();
-    let reseal_task = idcard_server::spawn_resealer(
-        "review personal data",
-        common.key_reload_interval,
-        background.clone(),
-        move || {
-            let db = reseal_db.clone();
-            let keys = reseal_keys.current();
+    {
+        let (db, keys) = (db.clone(), keys.clone());
+        background.resealer("review personal data", common.key_reload_interval, move || {
+            let (db, keys) = (db.clone(), keys.current());
             async move {
                 store::reseal_batch(&db, &keys, RESEAL_BATCH)
                     .await
                     .map_err(|err| err.to_string())
             }
-        },
-    );
+        });
+    }
 
     let max_bytes = common.max_request_bytes;
     let routes = Routes::new(
@@ -190,17 +179,7 @@ pub async fn serve_with_listener(
     )
     .await;
 
-    background.cancel();
-    for (name, task) in [
-        ("outbox relay", relay_task),
-        ("audit sealer", sealer_task),
-        ("key reload", reload_task),
-        ("resealer", reseal_task),
-    ] {
-        if let Err(err) = task.await {
-            tracing::error!(task = name, error = %err, "background task failed");
-        }
-    }
+    background.stop().await;
     db.close().await;
     tracing::info!("review service stopped");
     served.map_err(Error::from)

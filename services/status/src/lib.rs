@@ -33,14 +33,13 @@ mod verification;
 mod verify;
 mod wire;
 
-use std::time::Duration;
-
 use idcard_db::{Db, MigrationSet};
 use idcard_outbox::Relay;
 use idcard_proto::v1::card_status_service_server::CardStatusServiceServer;
 use idcard_proto::v1::found_card_service_server::FoundCardServiceServer;
 use idcard_proto::v1::status_inbox_service_server::StatusInboxServiceServer;
 use idcard_server::Exposure;
+use idcard_server::background::Background;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
@@ -52,9 +51,6 @@ pub use verification::FLUSH_INTERVAL as VERIFICATION_FLUSH_INTERVAL;
 
 /// The port the service listens on unless `IDCARD_LISTEN_ADDR` says otherwise.
 pub const DEFAULT_PORT: u16 = 50054;
-
-/// How often the audit sealer chains newly recorded entries.
-const AUDIT_SEAL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Found cards re-sealed per transaction after a key rotation.
 const RESEAL_BATCH: u32 = 100;
@@ -94,8 +90,6 @@ pub async fn serve_with_listener(
     let db = Db::connect(&common.database_url, &common.db_options()).await?;
     db.migrate(&MIGRATION_SETS).await?;
 
-    // Background tasks stop with the service, and also when the server fails on its own.
-    let background = shutdown.child_token();
     let relay = Relay::new(
         db.clone(),
         keys.clone(),
@@ -103,29 +97,22 @@ pub async fn serve_with_listener(
         common.relay_config(),
     );
     let relay_handle = relay.handle();
-    let relay_task = tokio::spawn(relay.run(background.clone()));
-    let sealer_task = tokio::spawn(idcard_audit::Sealer::new(db.clone(), AUDIT_SEAL_INTERVAL).run(background.clone()));
-    let reload_task = idcard_server::spawn_key_reload(keys.clone(), common.key_reload_interval, background.clone());
-    let reseal_task = {
+    let mut background = Background::start(&db, &keys, relay, common.key_reload_interval);
+    {
         let (db, keys) = (db.clone(), keys.clone());
         // A rotation shows up at a key reload, so looking as often is enough.
-        idcard_server::spawn_resealer(
-            "found cards",
-            common.key_reload_interval,
-            background.clone(),
-            move || {
-                let (db, keys) = (db.clone(), keys.current());
-                async move {
-                    store::reseal_batch(&db, &keys, RESEAL_BATCH)
-                        .await
-                        .map_err(|err| err.to_string())
-                }
-            },
-        )
-    };
-    // Not a child of `shutdown`: the writer must outlive the server's last answer.
-    let writer_stop = CancellationToken::new();
-    let (recorder, writer_task) = verification::spawn(db.clone(), writer_stop.clone());
+        background.resealer("found cards", common.key_reload_interval, move || {
+            let (db, keys) = (db.clone(), keys.current());
+            async move {
+                store::reseal_batch(&db, &keys, RESEAL_BATCH)
+                    .await
+                    .map_err(|err| err.to_string())
+            }
+        });
+    }
+    // Stopped with the other background tasks, after the server's last answer.
+    let (recorder, writer_task) = verification::spawn(db.clone(), background.token());
+    background.add("verification writer", writer_task);
 
     let limiter = rate_limit::RateLimiter::new(config.verify_rate_per_second, config.verify_burst);
     let verify = verify::CardStatus::new(db.clone(), keys.clone(), limiter, recorder);
@@ -149,19 +136,7 @@ pub async fn serve_with_listener(
     };
     let served = idcard_server::serve_grpc(listener, exposure, shutdown).await;
 
-    writer_stop.cancel();
-    background.cancel();
-    for (task, joined) in [
-        ("verification writer", writer_task.await),
-        ("outbox relay", relay_task.await),
-        ("audit sealer", sealer_task.await),
-        ("key reload", reload_task.await),
-        ("re-sealer", reseal_task.await),
-    ] {
-        if let Err(err) = joined {
-            tracing::error!(task, error = %err, "background task failed");
-        }
-    }
+    background.stop().await;
     db.close().await;
     tracing::info!("status service stopped");
     served.map_err(Error::from)

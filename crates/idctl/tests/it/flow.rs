@@ -302,7 +302,7 @@ async fn demo_loss_walks_a_card_through_every_state() {
     let stack = TestStack::start().await;
     load_sample(&stack).await;
 
-    let out = stack.idctl(&["demo", "--step-timeout", "20s", "loss"]).await.ok();
+    let out = stack.idctl(&["demo", "--step-timeout", "60s", "loss"]).await.ok();
 
     for line in [
         "1. a bank verifies it: VALID",

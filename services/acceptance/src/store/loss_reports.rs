@@ -174,6 +174,25 @@ pub async fn belongs_to(
 
 /// Moves a report to `state` (which may be the state it is in: a step that changes
 /// nothing but the history) and records the step.
+/// Adds a line to a report's history without changing its state (the line shows the
+/// state as it is when the line is written).
+pub async fn record_note(tx: &mut Tx, report_number: &str, at_ms: i64, actor: &str, note: &str) -> Result<(), DbError> {
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO loss_report_events (report_number, state, at_ms, actor, note) \
+             SELECT report_number, state, $2, $3, $4 FROM loss_reports WHERE report_number = $1",
+        )
+        .bind(report_number)
+        .bind(at_ms)
+        .bind(actor)
+        .bind(note)
+        .execute(conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(())
+}
+
 pub async fn record_step(
     tx: &mut Tx,
     report_number: &str,
