@@ -37,3 +37,55 @@ impl TestDb {
         self.url.starts_with("postgres")
     }
 }
+
+/// Everything a test database holds, as bytes to search for data that must not be stored
+/// in clear: on SQLite the files themselves (database, write-ahead log, shared memory) in
+/// the database's directory; on PostgreSQL every row of every table of the schema as text
+/// (bytea shows as hex). Asserts that `expected_table` is among the tables it read.
+pub async fn stored_bytes(url: &str, expected_table: &str) -> Vec<u8> {
+    use sqlx::Connection;
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let dir = std::path::Path::new(path)
+            .parent()
+            .expect("a SQLite file has a directory");
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("read the database directory") {
+            let path = entry.expect("a directory entry").path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if name.ends_with(".db") || name.ends_with("-wal") || name.ends_with("-shm") {
+                bytes.extend(std::fs::read(&path).expect("read a database file"));
+            }
+        }
+        assert!(!bytes.is_empty(), "no database file found in {}", dir.display());
+        return bytes;
+    }
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to the test database");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("list the tables");
+    assert!(tables.iter().any(|t| t == expected_table), "{tables:?}");
+    let mut text = String::new();
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT CAST(t AS TEXT) FROM \"{table}\" t"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .expect("read a table");
+        for row in rows {
+            text.push_str(&row);
+            text.push('\n');
+        }
+    }
+    conn.close().await.ok();
+    text.into_bytes()
+}

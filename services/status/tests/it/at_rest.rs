@@ -8,49 +8,9 @@ use uuid::Uuid;
 
 use crate::support::{CITIZEN_ID, COLLECT_AT, Card, FOUND_AT, FakeReview, ISSUER, NAME, STATION, TestApp};
 
-/// Everything the database holds, as bytes to search: on SQLite the files themselves
-/// (database, write-ahead log, shared memory); on PostgreSQL every row of every table of
-/// the schema as text (bytea shows as hex).
+/// Everything the database holds, as bytes to search.
 async fn database_contents(app: &TestApp) -> Vec<u8> {
-    if let Some(dir) = app.sqlite_dir() {
-        let mut bytes = Vec::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().to_string();
-            if name.ends_with(".db") || name.ends_with("-wal") || name.ends_with("-shm") {
-                bytes.extend(std::fs::read(&path).unwrap());
-            }
-        }
-        assert!(!bytes.is_empty(), "no database file found in {}", dir.display());
-        return bytes;
-    }
-    let db = app.database().await;
-    let Db::Postgres(pool) = &db else {
-        unreachable!("not SQLite, so PostgreSQL")
-    };
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    assert!(tables.iter().any(|t| t == "cards"), "{tables:?}");
-    let mut text = String::new();
-    for table in tables {
-        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT CAST(t AS TEXT) FROM \"{table}\" t"
-        )))
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        for row in rows {
-            text.push_str(&row);
-            text.push('\n');
-        }
-    }
-    db.close().await;
-    text.into_bytes()
+    idcard_testkit::stored_bytes(app.database_url(), "cards").await
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

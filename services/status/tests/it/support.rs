@@ -1,5 +1,5 @@
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -458,12 +458,8 @@ impl TestApp {
         Db::connect(&self.db.url, &DbOptions::default()).await.unwrap()
     }
 
-    /// The SQLite database's directory (`None` on PostgreSQL).
-    pub fn sqlite_dir(&self) -> Option<&Path> {
-        self.db
-            .url
-            .strip_prefix("sqlite:")
-            .map(|path| Path::new(path).parent().unwrap())
+    pub fn database_url(&self) -> &str {
+        &self.db.url
     }
 }
 
