@@ -82,4 +82,41 @@ for dir in "${overlays[@]}"; do
     fi
     echo "overlay $overlay: $count resources rendered by '${render[*]}', valid against Kubernetes $version (strict)"
   done
+  # A pod must get the time to stop cleanly before SIGKILL: terminationGracePeriodSeconds
+  # above IDCARD_SHUTDOWN_GRACE + IDCARD_DRAIN_TIMEOUT + IDCARD_PEER_TIMEOUT (the relay's
+  # last batch), as each service container gets them (ConfigMap, then env).
+  if ! python3 - "$rendered" <<'PY'
+import re, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+defaults = {"IDCARD_SHUTDOWN_GRACE": "5s", "IDCARD_DRAIN_TIMEOUT": "20s", "IDCARD_PEER_TIMEOUT": "10s"}
+units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+def seconds(text):
+    parts = re.findall(r"(\d+)\s*(ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+        sys.exit(f"cannot read the duration {text!r}")
+    return sum(int(n) * units[u] for n, u in parts)
+bad = False
+for d in docs:
+    if d["kind"] != "Deployment":
+        continue
+    pod = d["spec"]["template"]["spec"]
+    limit = pod.get("terminationGracePeriodSeconds", 30)
+    for c in pod["containers"]:
+        env = dict(defaults)
+        for source in c.get("envFrom", []):
+            env.update(maps.get(source.get("configMapRef", {}).get("name"), {}))
+        env.update({e["name"]: e["value"] for e in c.get("env", []) if "value" in e})
+        needed = sum(seconds(env[k]) for k in defaults)
+        if limit <= needed:
+            print(f"{d['metadata']['name']}/{c['name']}: terminationGracePeriodSeconds {limit} <= "
+                  f"grace + drain + peer timeout = {needed:g}s", file=sys.stderr)
+            bad = True
+sys.exit(1 if bad else 0)
+PY
+  then
+    echo "validate.sh: overlay $overlay gives a pod less time to stop than its shutdown settings need" >&2
+    exit 1
+  fi
+  echo "overlay $overlay: every pod's terminationGracePeriodSeconds exceeds its shutdown grace + drain + peer timeout"
 done

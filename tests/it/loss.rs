@@ -17,7 +17,9 @@ use prost::Message;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{LI, POINT, Person, WANG, channel, new_id, notify_file, security, seed_people, token};
+use crate::support::{
+    LI, POINT, Person, WANG, channel, new_id, notify_file, security, seed_people, small_pools, token,
+};
 
 fn date((year, month, day): (i32, i32, i32)) -> pb::CalendarDate {
     pb::CalendarDate { year, month, day }
@@ -117,7 +119,7 @@ async fn one_status_endpoint_answers_for_cards_of_two_review_services() {
     let gd_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let gd_url = format!("https://{}", gd_listener.local_addr().unwrap());
     let urls = stack.urls();
-    let mut configs = stack.configs([0, 1, 2, 3].map(|i| databases[i].url.clone())).unwrap();
+    let mut configs = small_pools(stack.configs([0, 1, 2, 3].map(|i| databases[i].url.clone())).unwrap());
     // Beijing households go to the first review service, Guangdong ones to the second.
     configs.acceptance.common.peers = format!("review={},review-gd={gd_url}", urls.review);
     configs.acceptance.routes = "11=review,44=review-gd".into();
@@ -250,7 +252,7 @@ async fn notifications_reach_the_gateway_once_each_and_are_retried_while_it_is_d
     .await
     .unwrap();
     let urls = stack.urls();
-    let mut configs = stack.configs([0, 1, 2, 3].map(|i| databases[i].url.clone())).unwrap();
+    let mut configs = small_pools(stack.configs([0, 1, 2, 3].map(|i| databases[i].url.clone())).unwrap());
     for notify in [&mut configs.acceptance.notify, &mut configs.review.notify] {
         notify.notify_file = None;
         notify.notify_webhook_url = Some(gateway_url.clone());

@@ -2,9 +2,6 @@
 //! certificates between services, nothing personal in clear on disk or in the log, and
 //! audit chains that verify.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use idcard_auth::Role;
 use idcard_db::{Db, DbOptions};
 use idcard_proto::v1 as pb;
@@ -13,36 +10,6 @@ use idcard_proto::v1::acceptance_service_client::AcceptanceServiceClient;
 use tonic::Code;
 
 use crate::support::{POINT, TestStack, WANG, channel, new_id, renewal, token};
-
-/// Everything the services log in this test binary, at debug level.
-fn captured_log() -> Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = Capture(buffer.clone());
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("debug,h2=info,hyper=info,tower=info,rustls=info,sqlx=info")
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        buffer
-    })
-    .clone()
-}
-
-#[derive(Clone)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn get_request(id: &str) -> pb::GetApplicationRequest {
     pb::GetApplicationRequest {
@@ -120,7 +87,7 @@ async fn an_internal_rpc_without_the_peer_certificate_is_refused() {
 
 #[tokio::test]
 async fn after_a_flow_nothing_personal_is_in_clear_on_disk_or_in_the_log_and_the_audit_chains_verify() {
-    let log = captured_log();
+    let log = crate::traces::captured_log();
     let mut stack = TestStack::start().await;
     let app = stack.submit(renewal(&WANG)).await.unwrap();
     stack.drive_to_ready(&app.application_id, true).await;

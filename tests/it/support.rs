@@ -79,6 +79,8 @@ pub fn peer_channel(url: &str, service: &str) -> Channel {
 
 pub struct TestStack {
     urls: Urls,
+    /// Each service's plaintext probe port (gRPC health, `GET /metrics`), in stack order.
+    probes: [SocketAddr; 4],
     pub acceptance: AcceptanceServiceClient<Authed>,
     pub acceptance_inbox: AcceptanceInboxServiceClient<Channel>,
     pub review: ReviewServiceClient<Authed>,
@@ -131,8 +133,12 @@ impl TestStack {
             notify_file(),
         )
         .await
+        .unwrap()
+        .with_probe_ports([0; 4])
+        .await
         .unwrap();
         let urls = stack.urls();
+        let probes = stack.probe_addrs().unwrap();
         let configs = fast(stack.configs(database_urls(&databases)).unwrap());
         let [
             acceptance_listener,
@@ -169,6 +175,7 @@ impl TestStack {
         });
         let stack = TestStack {
             urls: urls.clone(),
+            probes,
             acceptance: AcceptanceServiceClient::new(channel(
                 &urls.acceptance,
                 Some(&token("clerk-1", Role::Clerk, &[POINT])),
@@ -204,6 +211,12 @@ impl TestStack {
             "status" => &self.urls.status,
             _ => &self.urls.production,
         }
+    }
+
+    /// The plaintext probe address of one service by name.
+    pub fn probe(&self, service: &str) -> SocketAddr {
+        let index = idctl::stack::SERVICES.iter().position(|s| *s == service).unwrap();
+        self.probes[index]
     }
 
     /// A channel to one service by name, without a token.
@@ -371,6 +384,20 @@ fn fast(mut configs: Configs) -> Configs {
         common.relay_poll_interval = Duration::from_millis(50);
         common.relay_base_backoff = Duration::from_millis(50);
         common.relay_max_backoff = Duration::from_millis(500);
+    }
+    small_pools(configs)
+}
+
+/// Two tests run at once and the replicas test starts eight services: small pools keep
+/// them under PostgreSQL's default 100 connections.
+pub fn small_pools(mut configs: Configs) -> Configs {
+    for common in [
+        &mut configs.acceptance.common,
+        &mut configs.review.common,
+        &mut configs.production.common,
+        &mut configs.status.common,
+    ] {
+        common.db_max_connections = 4;
     }
     configs
 }

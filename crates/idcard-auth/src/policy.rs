@@ -158,7 +158,7 @@ pub const STATUS_INBOX_SERVICE: &str = "idcard.v1.StatusInboxService";
 use Role::{Auditor, Citizen, Clerk, ProductionOperator, Reviewer, Verifier};
 
 /// Read methods: the role that works there, and auditors.
-const ACCEPTANCE_METHODS: [(&str, &[Role]); 8] = [
+const ACCEPTANCE_METHODS: [(&str, &[Role]); 10] = [
     ("SubmitApplication", &[Clerk]),
     ("GetApplication", &[Clerk, Auditor]),
     ("ListApplications", &[Clerk, Auditor]),
@@ -167,6 +167,9 @@ const ACCEPTANCE_METHODS: [(&str, &[Role]); 8] = [
     ("ReportLoss", &[Clerk]),
     ("GetLossReport", &[Clerk, Auditor]),
     ("RevokeLossReport", &[Clerk]),
+    ("ListOverdue", &[Clerk, Auditor]),
+    // Clerks at the point record the extension; there is no supervisor role.
+    ("ExtendApplicationDeadline", &[Clerk]),
 ];
 
 /// Who sends each message: review decides, production reports progress.
@@ -176,12 +179,13 @@ const ACCEPTANCE_INBOX_METHODS: [(&str, &[&str]); 3] = [
     ("ReceiveLossReportOutcome", &[REVIEW]),
 ];
 
-const REVIEW_METHODS: [(&str, &[Role]); 5] = [
+const REVIEW_METHODS: [(&str, &[Role]); 6] = [
     ("ListPendingApplications", &[Reviewer, Auditor]),
     ("GetApplication", &[Reviewer, Auditor]),
     ("ApproveApplication", &[Reviewer]),
     ("RejectApplication", &[Reviewer]),
     ("ImportResidents", &[Reviewer]),
+    ("ListOverdue", &[Reviewer, Auditor]),
 ];
 
 const REVIEW_INBOX_METHODS: [(&str, &[&str]); 5] = [
@@ -204,11 +208,12 @@ const FOUND_CARD_METHODS: [(&str, &[Role]); 2] = [("RegisterFoundCard", &[Clerk]
 
 const STATUS_INBOX_METHODS: [(&str, &[&str]); 1] = [("PublishCardStatus", &[REVIEW])];
 
-const PRODUCTION_METHODS: [(&str, &[Role]); 4] = [
+const PRODUCTION_METHODS: [(&str, &[Role]); 5] = [
     ("ListJobs", &[ProductionOperator, Auditor]),
     ("GetJob", &[ProductionOperator, Auditor]),
     ("RecordQualityCheck", &[ProductionOperator]),
     ("DispatchCard", &[ProductionOperator]),
+    ("ListOverdue", &[ProductionOperator, Auditor]),
 ];
 
 const PRODUCTION_INBOX_METHODS: [(&str, &[&str]); 1] = [("ReceiveProductionOrder", &[REVIEW])];

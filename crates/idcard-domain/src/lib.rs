@@ -14,7 +14,8 @@
 //! - [`fee`]: the dated fee schedule in fen, with waivers;
 //! - [`validity_period`]: the card's validity by age at issue;
 //! - [`due_date`] and [`HolidayCalendar`]: time limits, counted in calendar or
-//!   working days;
+//!   working days; [`deadline_status`] (overdue, due soon) and the one extension of the
+//!   application's limit ([`extend_application_deadline`]);
 //! - [`transition`]: the application state machine;
 //! - [`ReceiptNo`]: short, checked receipt numbers.
 //!
@@ -42,7 +43,10 @@ pub mod validity;
 pub use application::{ApplicationEvent, ApplicationKind, ApplicationState, TransitionError, transition};
 pub use calendar::{HolidayCalendar, HolidayYear};
 pub use citizen_id::{CitizenId, CitizenIdError, IdKind, Sex, check_character};
-pub use deadlines::{Stage, due_date};
+pub use deadlines::{
+    DeadlineStatus, ExtensionRefusal, Stage, days_overdue, deadline_status, due_date, due_soon_until,
+    extend_application_deadline,
+};
 pub use documents::{DocumentKind, MissingDocument, check_documents};
 pub use eligibility::{Condition, EligibilityFacts, Policy, Refusal, Rule};
 pub use error::{DomainError, ParseEnumError};

@@ -29,6 +29,52 @@ impl Default for NotifySettings {
     }
 }
 
+impl NotifySettings {
+    /// What is wrong with these settings, as `(variable, reason)`, every problem at once;
+    /// empty when [`Notifier::from_settings`] will accept them. For start-up validation.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        match (&self.notify_file, &self.notify_webhook_url) {
+            (None, None) => problems.push((
+                "IDCARD_NOTIFY_FILE",
+                "required (or IDCARD_NOTIFY_WEBHOOK_URL): applicants' notifications must go somewhere".to_string(),
+            )),
+            (Some(_), Some(_)) => problems.push((
+                "IDCARD_NOTIFY_WEBHOOK_URL",
+                "set IDCARD_NOTIFY_FILE or IDCARD_NOTIFY_WEBHOOK_URL, not both".to_string(),
+            )),
+            (Some(path), None) => {
+                if path.is_dir() {
+                    problems.push((
+                        "IDCARD_NOTIFY_FILE",
+                        format!("{} is a directory, expected a file", path.display()),
+                    ));
+                }
+            }
+            (None, Some(url)) => {
+                // Not the URL itself: it may carry the gateway's credentials.
+                match Webhook::new(url, self.notify_timeout) {
+                    Ok(_) => {}
+                    Err(NotifyError::WebhookUrl { reason, .. }) => {
+                        problems.push(("IDCARD_NOTIFY_WEBHOOK_URL", format!("not a usable URL: {reason}")))
+                    }
+                    Err(err) => problems.push(("IDCARD_NOTIFY_WEBHOOK_URL", err.to_string())),
+                }
+            }
+        }
+        if self.notify_timeout.is_zero() || self.notify_timeout > Duration::from_secs(300) {
+            problems.push((
+                "IDCARD_NOTIFY_TIMEOUT",
+                format!(
+                    "is {}, expected more than zero and at most 5m",
+                    humantime::format_duration(self.notify_timeout)
+                ),
+            ));
+        }
+        problems
+    }
+}
+
 /// Renders notifications and hands every message to the configured sender.
 #[derive(Debug, Clone)]
 pub struct Notifier {
@@ -112,5 +158,46 @@ pub(crate) fn rendered_id(message_id: Uuid, channel: Channel) -> String {
     match channel {
         Channel::Sms => message_id.to_string(),
         other => format!("{message_id}.{other}"),
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    fn named(settings: &NotifySettings) -> Vec<&'static str> {
+        settings.problems().into_iter().map(|(setting, _)| setting).collect()
+    }
+
+    #[test]
+    fn exactly_one_sender_with_a_sane_timeout_is_required() {
+        let none = NotifySettings {
+            notify_timeout: Duration::ZERO,
+            ..NotifySettings::default()
+        };
+        assert_eq!(named(&none), ["IDCARD_NOTIFY_FILE", "IDCARD_NOTIFY_TIMEOUT"]);
+        let both = NotifySettings {
+            notify_file: Some("/tmp/n.jsonl".into()),
+            notify_webhook_url: Some("https://sms.example.org/send".into()),
+            ..NotifySettings::default()
+        };
+        assert_eq!(named(&both), ["IDCARD_NOTIFY_WEBHOOK_URL"]);
+        let file = NotifySettings {
+            notify_file: Some("/tmp/n.jsonl".into()),
+            ..NotifySettings::default()
+        };
+        assert!(file.problems().is_empty());
+    }
+
+    #[test]
+    fn a_bad_webhook_url_is_named_without_echoing_it() {
+        let settings = NotifySettings {
+            notify_webhook_url: Some("ftp://user:secret@sms.example.org/".into()),
+            ..NotifySettings::default()
+        };
+        let problems = settings.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "IDCARD_NOTIFY_WEBHOOK_URL");
+        assert!(!problems[0].1.contains("secret"), "{problems:?}");
     }
 }

@@ -5,13 +5,16 @@
 //! This crate knows nothing of what a message means: the service gives the relay a
 //! [`Deliverer`] that turns a row into a gRPC call.
 
+mod backlog;
 mod dead_letter;
 mod inbox;
 mod message;
 mod relay;
+pub mod trace_context;
 
 use idcard_db::MigrationSet;
 
+pub use backlog::{Backlog, backlog};
 pub use dead_letter::{DeadLetter, list_dead_letters, replay_dead_letters};
 pub use inbox::accept as accept_inbound;
 pub use message::{Message, NewMessage, enqueue};

@@ -28,20 +28,27 @@ pub struct Message {
     pub payload: Vec<u8>,
     pub attempts: i32,
     pub trace_context: Option<String>,
+    /// When the message was written (epoch milliseconds), for the relay lag metric.
+    pub created_at_ms: i64,
 }
 
 /// Writes a message in `tx`; it leaves only if `tx` commits. Returns its message id,
 /// which the receiver records in its inbox.
+///
+/// The current span's trace context goes with it (`trace_context`): the relay delivers
+/// it in a span of the same trace, so the receiver's work joins the trace of the work
+/// that sent it.
 pub async fn enqueue(tx: &mut Tx, keys: &Keyring, message: NewMessage<'_>) -> Result<Uuid, DbError> {
     let message_id = Uuid::now_v7();
     let now = now_ms();
     let payload = keys
         .seal(message.sealed_for, &message.payload, &payload_aad(message_id))
         .map_err(|err| DbError::Config(format!("sealing an outbox payload: {err}")))?;
+    let trace_context = crate::trace_context::current();
     on_tx!(tx, |conn| {
         sqlx::query(
             "INSERT INTO outbox (message_id, destination, kind, ordering_key, payload, sealed_for, next_attempt_at_ms, \
-             created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+             created_at_ms, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
         )
         .bind(message_id)
         .bind(message.destination)
@@ -50,6 +57,7 @@ pub async fn enqueue(tx: &mut Tx, keys: &Keyring, message: NewMessage<'_>) -> Re
         .bind(&payload)
         .bind(message.sealed_for.as_str())
         .bind(now)
+        .bind(trace_context.as_deref())
         .execute(conn)
         .await?
         .rows_affected()

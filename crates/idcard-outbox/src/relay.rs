@@ -8,9 +8,10 @@ use sqlx::Row;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, Span};
 
-use crate::Message;
 use crate::message::payload_aad;
+use crate::{Message, trace_context};
 
 /// Why a delivery failed, and whether trying again can help.
 #[derive(Debug, Clone)]
@@ -35,6 +36,10 @@ pub trait Deliverer: Send + Sync + 'static {
 /// Relay settings.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
+    /// The sending service, as the `service` label of the relay's metrics.
+    pub service: &'static str,
+    /// The peers it sends to, so that their outbox gauges read 0 before a first message.
+    pub destinations: Vec<String>,
     /// Rows claimed (and delivered concurrently) per round.
     pub batch_size: u32,
     /// How often to look for due rows when nothing wakes the relay.
@@ -54,6 +59,8 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
+            service: "unknown",
+            destinations: Vec::new(),
             batch_size: 64,
             poll_interval: Duration::from_millis(500),
             claim_ttl: Duration::from_secs(30),
@@ -111,6 +118,16 @@ impl<D: Deliverer> Relay<D> {
         self.handle.clone()
     }
 
+    /// The sending service's name ([`RelayConfig::service`]).
+    pub fn service(&self) -> &'static str {
+        self.config.service
+    }
+
+    /// The configured destinations ([`RelayConfig::destinations`]).
+    pub fn destinations(&self) -> &[String] {
+        &self.config.destinations
+    }
+
     /// Runs until `shutdown`; a batch under way is finished first.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(batch_size = self.config.batch_size, "outbox relay started");
@@ -147,6 +164,7 @@ impl<D: Deliverer> Relay<D> {
         let keys = self.keys.current();
         let mut deliveries = JoinSet::new();
         for (mut message, sealed_for) in batch {
+            let span = delivery_span(self.config.service, &message);
             // A payload that does not open (a key removed too soon, or tampering) cannot
             // be delivered by retrying.
             let opened = sealed_for
@@ -160,7 +178,7 @@ impl<D: Deliverer> Relay<D> {
                 Ok(payload) => message.payload = payload,
                 Err(reason) => {
                     let outcome = Err(DeliveryError::Permanent(format!("payload does not open: {reason}")));
-                    if let Err(err) = self.settle(&message, outcome).await {
+                    if let Err(err) = self.settle(&message, outcome).instrument(span).await {
                         tracing::warn!(error = %err, message_id = %message.message_id, "could not record delivery outcome");
                     }
                     continue;
@@ -168,17 +186,22 @@ impl<D: Deliverer> Relay<D> {
             }
             let deliverer = Arc::clone(&self.deliverer);
             let timeout = self.config.delivery_timeout;
-            deliveries.spawn(async move {
-                let outcome = match tokio::time::timeout(timeout, deliverer.deliver(&message)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(DeliveryError::Retryable(format!("no answer within {timeout:?}"))),
-                };
-                (message, outcome)
-            });
+            let settle_in = span.clone();
+            deliveries.spawn(
+                async move {
+                    let outcome = match tokio::time::timeout(timeout, deliverer.deliver(&message)).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(DeliveryError::Retryable(format!("no answer within {timeout:?}"))),
+                    };
+                    (message, outcome, settle_in)
+                }
+                .instrument(span),
+            );
         }
         while let Some(joined) = deliveries.join_next().await {
-            let Ok((message, outcome)) = joined else { continue };
-            if let Err(err) = self.settle(&message, outcome).await {
+            let Ok((message, outcome, span)) = joined else { continue };
+            // In the delivery's span: what `on_delivered` enqueues joins the same trace.
+            if let Err(err) = self.settle(&message, outcome).instrument(span).await {
                 // The claim expires and the row is tried again; the receiver's inbox
                 // makes the repeat harmless.
                 tracing::warn!(error = %err, message_id = %message.message_id, "could not record delivery outcome");
@@ -190,7 +213,7 @@ impl<D: Deliverer> Relay<D> {
     async fn settle(&self, message: &Message, outcome: Result<(), DeliveryError>) -> Result<(), DbError> {
         let now = now_ms();
         let mut tx = self.db.begin().await?;
-        match outcome {
+        let settled = match outcome {
             Ok(()) => {
                 on_tx!(&mut tx, |conn| {
                     sqlx::query(
@@ -205,6 +228,7 @@ impl<D: Deliverer> Relay<D> {
                 });
                 self.deliverer.on_delivered(&mut tx, message).await?;
                 tracing::debug!(message_id = %message.message_id, kind = %message.kind, "delivered");
+                "delivered"
             }
             Err(err) => {
                 let attempts = message.attempts + 1;
@@ -236,10 +260,49 @@ impl<D: Deliverer> Relay<D> {
                     tracing::info!(message_id = %message.message_id, kind = %message.kind, destination = %message.destination,
                         attempts, error = %reason, "delivery failed, will retry");
                 }
+                if dead { "dead" } else { "retry" }
             }
-        }
-        tx.commit().await
+        };
+        tx.commit().await?;
+        self.count(message, settled, now);
+        Ok(())
     }
+
+    /// Counts a settled delivery and, when delivered, how long the message took from
+    /// its outbox row to the acknowledgement.
+    fn count(&self, message: &Message, outcome: &'static str, now: i64) {
+        let (service, destination) = (self.config.service, message.destination.clone());
+        metrics::counter!("idcard_outbox_deliveries_total", "service" => service,
+            "destination" => destination.clone(), "outcome" => outcome)
+        .increment(1);
+        if outcome == "delivered" {
+            let lag_ms = now.saturating_sub(message.created_at_ms).max(0);
+            metrics::histogram!("idcard_outbox_relay_lag_seconds", "service" => service, "destination" => destination)
+                .record(lag_ms as f64 / 1000.0);
+        }
+    }
+}
+
+/// The span one delivery (and the recording of its outcome) runs in: a child of the
+/// work that enqueued the message, by the trace context stored with it, so that the
+/// receiver's span, which the peer channel's metadata parents to this one, joins that
+/// trace.
+fn delivery_span(service: &'static str, message: &Message) -> Span {
+    let span = tracing::info_span!(
+        "outbox.deliver",
+        otel.name = %format_args!("deliver {}", message.kind),
+        otel.kind = "producer",
+        idcard.service = service,
+        message_id = %message.message_id,
+        kind = %message.kind,
+        destination = %message.destination,
+        attempt = message.attempts + 1,
+        trace_id = tracing::field::Empty,
+    );
+    let parent = message.trace_context.as_deref().and_then(trace_context::parse);
+    trace_context::adopt(&span, parent.as_ref());
+    trace_context::record_trace_id(&span);
+    span
 }
 
 /// How often delivered rows past their retention are deleted.
@@ -270,7 +333,8 @@ const CLAIM_SQLITE: &str = "UPDATE outbox SET claimed_until_ms = $1 WHERE seq IN
     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.destination = o.destination \
         AND p.ordering_key = o.ordering_key AND p.seq < o.seq) \
     ORDER BY o.seq LIMIT $3) \
-    RETURNING seq, message_id, destination, kind, ordering_key, payload, attempts, trace_context, sealed_for";
+    RETURNING seq, message_id, destination, kind, ordering_key, payload, attempts, trace_context, sealed_for, \
+    created_at_ms";
 
 const CLAIM_POSTGRES: &str = "UPDATE outbox SET claimed_until_ms = $1 WHERE seq IN ( \
     SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at_ms <= $2 \
@@ -278,7 +342,8 @@ const CLAIM_POSTGRES: &str = "UPDATE outbox SET claimed_until_ms = $1 WHERE seq 
     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.destination = o.destination \
         AND p.ordering_key = o.ordering_key AND p.seq < o.seq) \
     ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
-    RETURNING seq, message_id, destination, kind, ordering_key, payload, attempts, trace_context, sealed_for";
+    RETURNING seq, message_id, destination, kind, ordering_key, payload, attempts, trace_context, sealed_for, \
+    created_at_ms";
 
 /// Claimed rows, their payloads still sealed, with the purpose of the sealing key.
 async fn claim(db: &Db, config: &RelayConfig) -> Result<Vec<(Message, String)>, DbError> {
@@ -307,6 +372,7 @@ async fn claim(db: &Db, config: &RelayConfig) -> Result<Vec<(Message, String)>, 
                     payload: row.get(5),
                     attempts: row.get(6),
                     trace_context: row.get(7),
+                    created_at_ms: row.get(9),
                 };
                 (message, row.get(8))
             })

@@ -20,14 +20,18 @@ pub struct Background {
 }
 
 impl Background {
-    /// Starts `relay`, the audit sealer of `db` and the reload of `keys` every
-    /// `key_reload_interval`.
+    /// Starts `relay`, the audit sealer of `db`, the reload of `keys` every
+    /// `key_reload_interval`, and the outbox and audit gauges (labelled with the relay's
+    /// service).
     pub fn start<D: Deliverer>(
         db: &Db,
         keys: &KeySource,
         relay: Relay<D>,
         key_reload_interval: Duration,
     ) -> Background {
+        crate::metrics::install();
+        let service = relay.service();
+        let outbox = crate::metrics::OutboxGauges::new(service, relay.destinations());
         let stop = CancellationToken::new();
         let tasks = vec![
             ("outbox relay", tokio::spawn(relay.run(stop.clone()))),
@@ -40,7 +44,17 @@ impl Background {
                 crate::spawn_key_reload(keys.clone(), key_reload_interval, stop.clone()),
             ),
         ];
-        Background { stop, tasks }
+        let mut background = Background { stop, tasks };
+        let db = db.clone();
+        background.every("outbox and audit gauges", crate::metrics::SAMPLE_INTERVAL, move || {
+            let (db, outbox) = (db.clone(), outbox.clone());
+            async move {
+                crate::metrics::run_upkeep();
+                outbox.sample(&db).await?;
+                crate::metrics::sample_audit(&db, service).await
+            }
+        });
+        background
     }
 
     /// Adds a re-sealer (see [`crate::spawn_resealer`]).
@@ -55,6 +69,28 @@ impl Background {
 
     /// Adds a service's own task; it must end when [`Background::token`] is cancelled.
     pub fn add(&mut self, name: &'static str, task: JoinHandle<()>) {
+        self.tasks.push((name, task));
+    }
+
+    /// Runs `round` every `interval` until stopped (a failed round is logged and tried
+    /// again next time). For samplers that turn database counts into gauges.
+    pub fn every<F, Fut>(&mut self, name: &'static str, interval: Duration, mut round: F)
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), String>> + Send,
+    {
+        let stop = self.stop.clone();
+        let task = tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                if let Err(err) = round().await {
+                    tracing::warn!(task = name, error = %err, "periodic task failed; will try again");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.cancelled() => {}
+                }
+            }
+        });
         self.tasks.push((name, task));
     }
 

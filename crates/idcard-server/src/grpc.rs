@@ -24,6 +24,8 @@ pub enum ServeError {
 /// How a service is exposed: its gRPC services, the access policy its methods are
 /// checked against, and the settings for TLS, tokens and the probe port.
 pub struct Exposure<'a> {
+    /// The `service` label of this service's metrics: acceptance, review, production, status.
+    pub service: &'static str,
     pub routes: Routes,
     /// Names for `grpc.health.v1`, e.g. `idcard.v1.AcceptanceService`.
     pub service_names: &'a [&'a str],
@@ -33,9 +35,12 @@ pub struct Exposure<'a> {
 
 /// Serves `exposure` on `listener` until `shutdown`, with `grpc.health.v1` (each service
 /// and the server as a whole) and server reflection; over TLS with client certificates
-/// when configured, every call checked by the [`AuthLayer`]. Health is also served in
-/// plaintext on the probe port, which serves nothing else. On shutdown health turns
-/// NOT_SERVING first, then in-flight calls drain.
+/// when configured, every call checked by the [`AuthLayer`] and counted in the RPC
+/// metrics. Health is also served in plaintext on the probe port, with the Prometheus
+/// text at `GET /metrics` (HTTP/1.1 there), and nothing else. On shutdown health turns
+/// NOT_SERVING at once (on both ports), the server goes on serving for
+/// `IDCARD_SHUTDOWN_GRACE`, then stops accepting and drains the calls in flight for at
+/// most `IDCARD_DRAIN_TIMEOUT` (see [`crate::drain`]); the probe port stops last.
 pub async fn serve_grpc(
     listener: TcpListener,
     exposure: Exposure<'_>,
@@ -79,16 +84,27 @@ pub async fn serve_grpc(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
+    crate::metrics::install();
+    // The probe port outlives the grace period and the drain, answering NOT_SERVING.
+    let probe_stop = CancellationToken::new();
+    // Stops it however this function returns.
+    let _probe_guard = probe_stop.clone().drop_guard();
     let probe = match settings.probe_addr {
         Some(addr) => {
             let probe_listener = TcpListener::bind(addr)
                 .await
                 .map_err(|source| ServeError::ProbeBind { addr, source })?;
+            tracing::info!(addr = %probe_listener.local_addr().unwrap_or(addr), "probe port listening");
             let health = health.clone();
-            let stop = shutdown.clone();
+            let stop = probe_stop.clone();
             Some(tokio::spawn(async move {
+                // Health stays gRPC (HTTP/2); Prometheus scrapes /metrics over HTTP/1.1.
+                let probe_routes = Routes::new(health)
+                    .into_axum_router()
+                    .route("/metrics", axum::routing::get(crate::metrics::scrape));
                 tonic::transport::Server::builder()
-                    .add_service(health)
+                    .accept_http1(true)
+                    .add_routes(Routes::from(probe_routes))
                     .serve_with_incoming_shutdown(TcpListenerStream::new(probe_listener), stop.cancelled())
                     .await
             }))
@@ -97,24 +113,30 @@ pub async fn serve_grpc(
     };
 
     let names: Vec<String> = exposure.service_names.iter().map(|n| n.to_string()).collect();
-    let stopping = async move {
-        shutdown.cancelled().await;
-        for name in names.iter().map(String::as_str).chain(std::iter::once("")) {
-            reporter.set_service_status(name, ServingStatus::NotServing).await;
-        }
-    };
+    let drain = crate::drain::Drain::new(settings.shutdown_grace, settings.drain_timeout);
+    let stopping = drain.signal(shutdown, reporter, names);
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
-    let served = builder
+    let serving = builder
+        .layer(crate::trace::TraceLayer::new(exposure.service))
+        .layer(drain.layer())
+        .layer(crate::rpc_metrics::RpcMetricsLayer::new(exposure.service))
         .layer(AuthLayer::new(exposure.policy, verifier, mode))
         .layer(crate::too_large::TooLargeLayer)
         .add_routes(exposure.routes)
         .add_service(health)
         .add_service(reflection)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
-        .await;
+        // TcpIncoming sets TCP_NODELAY on each accepted connection (the builder's own
+        // setting does not apply to an incoming stream): without it a small answer's last
+        // frame waits for the client's delayed ACK, about 40 ms per call.
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            stopping,
+        );
+    let served = drain.run(serving).await;
+    probe_stop.cancel();
     let probe_outcome = match probe {
         Some(probe) => probe.await.ok(),
         None => None,

@@ -1,22 +1,27 @@
 //! What every service needs once: the gRPC server bootstrap (health, reflection,
 //! graceful stop), named peer channels, the error-to-status helpers, shutdown signals
-//! and logging setup.
+//! and logging and tracing setup (trace context across calls, in `trace`).
 //!
 //! Nothing here knows an application, a card or a table.
 
 pub mod background;
+pub mod deadline;
+mod drain;
 mod grpc;
 pub mod idempotent;
+pub mod metrics;
 mod peers;
+mod rpc_metrics;
 pub mod settings;
 pub mod status;
 mod telemetry;
 mod too_large;
+pub mod trace;
 pub mod wire;
 
 pub use grpc::{Exposure, ServeError, serve_grpc};
-pub use peers::{PeerError, Peers, parse_pairs};
-pub use telemetry::init_tracing;
+pub use peers::{PeerChannel, PeerError, Peers, parse_pairs};
+pub use telemetry::{TelemetryConfig, flush_traces, init_telemetry, init_tracing, shutdown_tracing};
 
 use tokio_util::sync::CancellationToken;
 

@@ -1,7 +1,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+
+use crate::trace::SendTraceContext;
+
+/// A channel to a peer: every call on it carries the caller's trace context.
+pub type PeerChannel = InterceptedService<Channel, SendTraceContext>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -33,7 +39,7 @@ pub fn parse_pairs(setting: &'static str, text: &str) -> Result<Vec<(String, Str
 /// The other services this one sends to, by name, each with a lazily connected channel.
 #[derive(Debug, Clone, Default)]
 pub struct Peers {
-    channels: HashMap<String, Channel>,
+    channels: HashMap<String, PeerChannel>,
 }
 
 impl Peers {
@@ -73,12 +79,12 @@ impl Peers {
                 }
                 None => endpoint,
             };
-            channels.insert(name, endpoint.connect_lazy());
+            channels.insert(name, InterceptedService::new(endpoint.connect_lazy(), SendTraceContext));
         }
         Ok(Peers { channels })
     }
 
-    pub fn channel(&self, name: &str) -> Result<Channel, PeerError> {
+    pub fn channel(&self, name: &str) -> Result<PeerChannel, PeerError> {
         self.channels
             .get(name)
             .cloned()

@@ -12,6 +12,15 @@ use idcard_outbox::RelayConfig;
 
 use crate::Peers;
 
+mod validate;
+
+pub use validate::InvalidSettings;
+
+/// `IDCARD_SHUTDOWN_GRACE` unless set.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// `IDCARD_DRAIN_TIMEOUT` unless set.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonSettings {
     /// Address the gRPC server listens on.
@@ -74,6 +83,17 @@ pub struct CommonSettings {
     #[arg(long, env = "IDCARD_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
 
+    /// OTLP/gRPC collector the traces are exported to, e.g. `http://otel-collector:4317`
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT` when unset). No export without one; log lines carry
+    /// trace ids either way.
+    #[arg(long, env = "IDCARD_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Fraction of new traces exported, 0 to 1 (a trace that started in another service
+    /// follows the choice made there).
+    #[arg(long, env = "IDCARD_TRACE_SAMPLE_RATIO", default_value_t = 1.0)]
+    pub trace_sample_ratio: f64,
+
     /// Plaintext address serving only gRPC health, for Kubernetes probes (which do not
     /// speak TLS).
     #[arg(long, env = "IDCARD_PROBE_ADDR")]
@@ -95,6 +115,16 @@ pub struct CommonSettings {
     /// How often the key file is re-read.
     #[arg(long, env = "IDCARD_KEY_RELOAD_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
     pub key_reload_interval: Duration,
+
+    /// After SIGTERM: how long the service goes on serving while health says NOT_SERVING,
+    /// so that Kubernetes takes the pod out of the endpoints before it stops accepting.
+    #[arg(long, env = "IDCARD_SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// After the grace period: how long calls in flight may take to finish once the
+    /// service stops accepting; calls still running then are cut off (and logged).
+    #[arg(long, env = "IDCARD_DRAIN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
 
     #[command(flatten)]
     pub auth: AuthSettings,
@@ -119,11 +149,15 @@ impl CommonSettings {
             relay_max_backoff: Duration::from_secs(60),
             outbox_retention: Duration::from_secs(7 * 24 * 3600),
             log_json: false,
+            otlp_endpoint: None,
+            trace_sample_ratio: 1.0,
             probe_addr: None,
             max_request_bytes: 4 * 1024 * 1024,
             key_file: None,
             keys: None,
             key_reload_interval: Duration::from_secs(10),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             auth: AuthSettings::default(),
         }
     }
@@ -157,8 +191,15 @@ impl CommonSettings {
         }
     }
 
-    pub fn relay_config(&self) -> RelayConfig {
+    /// The relay settings of `service` (the `service` label of its metrics).
+    pub fn relay_config(&self, service: &'static str) -> RelayConfig {
+        // A malformed peer list is reported by `peers()`; here it only means no gauges yet.
+        let destinations = crate::parse_pairs("IDCARD_PEERS", &self.peers)
+            .map(|pairs| pairs.into_iter().map(|(name, _)| name).collect())
+            .unwrap_or_default();
         RelayConfig {
+            service,
+            destinations,
             batch_size: self.relay_batch_size.max(1),
             poll_interval: self.relay_poll_interval,
             claim_ttl: self.relay_claim_ttl,
@@ -184,6 +225,45 @@ impl CommonSettings {
             .map_err(|err| SettingsError::new("IDCARD_PEERS", err.to_string()))
     }
 
+    /// How this process logs and traces, as `service_name` (the `service.name` of its
+    /// spans).
+    pub fn telemetry(&self, service_name: &str) -> crate::TelemetryConfig {
+        let endpoint = self
+            .otlp_endpoint
+            .clone()
+            .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok())
+            .filter(|endpoint| !endpoint.trim().is_empty());
+        crate::TelemetryConfig {
+            service_name: service_name.to_string(),
+            log_json: self.log_json,
+            log_filter: None,
+            log_writer: None,
+            otlp_endpoint: endpoint,
+            sample_ratio: self.trace_sample_ratio,
+        }
+    }
+
+    /// The trace export settings' problems: an endpoint that is not an http(s) URL, a
+    /// sample ratio outside 0 to 1.
+    fn check_telemetry(&self, problems: &mut InvalidSettings) {
+        let endpoint = self.otlp_endpoint.as_deref().map(str::trim).unwrap_or_default();
+        let url = endpoint.starts_with("http://") || endpoint.starts_with("https://");
+        if !(endpoint.is_empty() || url) {
+            problems.add(
+                "IDCARD_OTLP_ENDPOINT",
+                format!(
+                    "{endpoint:?} is not the http:// URL of an OTLP/gRPC collector, e.g. http://otel-collector:4317"
+                ),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.trace_sample_ratio) {
+            problems.add(
+                "IDCARD_TRACE_SAMPLE_RATIO",
+                format!("is {}, expected a fraction from 0 to 1", self.trace_sample_ratio),
+            );
+        }
+    }
+
     pub fn listen_addr_or(&self, port: u16) -> SocketAddr {
         self.listen_addr
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)))
@@ -204,5 +284,33 @@ impl SettingsError {
             setting,
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod telemetry_tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_trace_endpoint_or_sample_ratio_is_named() {
+        let mut settings = CommonSettings::with_database("sqlite:/tmp/idcard-test.db");
+        settings.otlp_endpoint = Some("otel-collector:4317".to_string());
+        settings.trace_sample_ratio = 2.0;
+        let mut problems = InvalidSettings::new();
+        settings.check_telemetry(&mut problems);
+        let named: Vec<&str> = problems.settings().collect();
+        assert_eq!(named, ["IDCARD_OTLP_ENDPOINT", "IDCARD_TRACE_SAMPLE_RATIO"]);
+    }
+
+    #[test]
+    fn trace_export_is_off_unless_an_endpoint_is_set() {
+        let mut settings = CommonSettings::with_database("sqlite:/tmp/idcard-test.db");
+        let mut problems = InvalidSettings::new();
+        settings.check_telemetry(&mut problems);
+        assert!(problems.is_empty());
+        settings.otlp_endpoint = Some("http://otel-collector:4317".to_string());
+        let telemetry = settings.telemetry("review");
+        assert_eq!(telemetry.otlp_endpoint.as_deref(), Some("http://otel-collector:4317"));
+        assert_eq!(telemetry.service_name, "review");
     }
 }

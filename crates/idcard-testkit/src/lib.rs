@@ -89,3 +89,21 @@ pub async fn stored_bytes(url: &str, expected_table: &str) -> Vec<u8> {
     conn.close().await.ok();
     text.into_bytes()
 }
+
+/// Runs one statement with text parameters (`$1`, `$2`, ...) on a test database, SQLite
+/// or PostgreSQL, and returns the rows it affected. For a test that must change what no
+/// RPC changes, such as moving a stored due date into the past to make work late.
+pub async fn execute(url: &str, sql: &str, params: &[&str]) -> u64 {
+    let db = idcard_db::Db::connect(url, &idcard_db::DbOptions::default())
+        .await
+        .expect("connect to the test database");
+    let affected = idcard_db::on_db!(&db, |pool| {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for param in params {
+            query = query.bind(*param);
+        }
+        query.execute(pool).await.expect("run the statement").rows_affected()
+    });
+    db.close().await;
+    affected
+}

@@ -1,4 +1,5 @@
-//! `idctl acceptance ...`: every `AcceptanceService` RPC, one subcommand each.
+//! `idctl acceptance ...`: every `AcceptanceService` RPC, one subcommand each
+//! (`ListOverdue` is `idctl overdue`, across the services).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +69,22 @@ pub enum Command {
         #[arg(long)]
         old_card_surrendered: bool,
         #[arg(long)]
+        clerk: String,
+        /// Client request id; a repeat returns the first answer (default: a new UUID v7).
+        #[arg(long)]
+        request_id: Option<String>,
+    },
+    /// Extend an open application's 60-day limit by 30 days for an area with poor
+    /// transport (once, before it has passed); prints the application.
+    Extend {
+        /// The application id.
+        #[arg(long)]
+        application: String,
+        /// Why the area's transport calls for more time (names the area, not the applicant).
+        #[arg(long)]
+        reason: String,
+        /// The clerk; recorded only without a token (the token's subject counts otherwise).
+        #[arg(long, default_value = "")]
         clerk: String,
         /// Client request id; a repeat returns the first answer (default: a new UUID v7).
         #[arg(long)]
@@ -228,6 +245,22 @@ pub async fn run(cmd: Command, endpoints: &Endpoints) -> anyhow::Result<ExitCode
             };
             let mut client = endpoints.acceptance().await?;
             let response = client.collect_card(request).await?.into_inner();
+            print_application(response.application.as_ref())
+        }
+        Command::Extend {
+            application,
+            reason,
+            clerk,
+            request_id,
+        } => {
+            let request = pb::ExtendApplicationDeadlineRequest {
+                request_id: request_id.unwrap_or_else(new_request_id),
+                application_id: application,
+                reason,
+                clerk,
+            };
+            let mut client = endpoints.acceptance().await?;
+            let response = client.extend_application_deadline(request).await?.into_inner();
             print_application(response.application.as_ref())
         }
     }

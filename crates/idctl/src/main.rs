@@ -4,14 +4,17 @@
 
 mod acceptance_cmd;
 mod audit_cmd;
+mod ceiling;
 mod demo;
 mod demo_loss;
 mod endpoints;
 mod id_check;
 mod keys_cmd;
+mod load;
 mod loss_cmd;
 mod migrate_cmd;
 mod outbox_cmd;
+mod overdue_cmd;
 mod print;
 mod production_cmd;
 mod register;
@@ -45,7 +48,7 @@ enum Command {
     /// Drive one renewal and one replacement through a running stack to collection
     /// (`idctl demo loss`: a card's loss report, verification and replacement).
     Demo(demo::Args),
-    /// Acceptance-point RPCs: submit, get, list, arrival, collection.
+    /// Acceptance-point RPCs: submit, get, list, arrival, collection, deadline extension.
     #[command(subcommand)]
     Acceptance(acceptance_cmd::Command),
     /// Domicile review RPCs: pending list, case, approve, reject.
@@ -59,6 +62,9 @@ enum Command {
     Register(register::Command),
     /// Apply a service's database migrations (each service also does at start).
     Migrate(migrate_cmd::Args),
+    /// The statutory clock: what is overdue (or due soon) at the acceptance, review and
+    /// production services, most overdue first.
+    Overdue(overdue_cmd::Args),
     /// Dead letters of a service's outbox.
     #[command(subcommand)]
     Outbox(outbox_cmd::Command),
@@ -85,6 +91,11 @@ enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit_cmd::Command),
+    /// Load a running stack (submit, flow or verify) and report throughput and latency.
+    Load(Box<load::Args>),
+    /// Serve an empty VerifyCard handler through the services' own server setup: the
+    /// ceiling the `verify` load scenario is measured against.
+    Ceiling(ceiling::Args),
 }
 
 #[tokio::main]
@@ -100,6 +111,7 @@ async fn main() -> ExitCode {
         Command::Register(cmd) => register::run(cmd, &cli.endpoints).await,
         Command::Migrate(args) => migrate_cmd::run(args).await,
         Command::Outbox(cmd) => outbox_cmd::run(cmd).await,
+        Command::Overdue(args) => overdue_cmd::run(args, &cli.endpoints).await,
         Command::Id(cmd) => id_check::run(cmd).await,
         Command::Loss(cmd) => loss_cmd::run_loss(cmd, &cli.endpoints).await,
         Command::Verify(args) => loss_cmd::run_verify(args, &cli.endpoints).await,
@@ -108,6 +120,8 @@ async fn main() -> ExitCode {
         Command::Token(cmd) => token_cmd::run(cmd, &cli.endpoints).await,
         Command::Keys(cmd) => keys_cmd::run(cmd, &cli.endpoints).await,
         Command::Audit(cmd) => audit_cmd::run(cmd, &cli.endpoints).await,
+        Command::Load(args) => load::run(*args, &cli.endpoints).await,
+        Command::Ceiling(args) => ceiling::run(args).await.map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,

@@ -48,6 +48,20 @@ pub fn application(a: &pb::Application) -> String {
         &instant(a.accepted_at.as_ref().map(timestamp_to_ms)),
     );
     field(&mut out, "due", &date(a.due_date.as_ref()));
+    if let Some(e) = &a.deadline_extension {
+        field(
+            &mut out,
+            "extended",
+            &format!(
+                "+{} days from {} by {} at {}: {}",
+                e.days,
+                date(e.previous_due_date.as_ref()),
+                e.extended_by,
+                instant(e.extended_at.as_ref().map(timestamp_to_ms)),
+                e.reason
+            ),
+        );
+    }
     if let Some(issuance) = &a.issuance {
         field(&mut out, "issuance", &issuance_text(issuance));
     }
@@ -268,6 +282,23 @@ pub fn review_state_name(state: i32) -> &'static str {
         Ok(pb::ReviewState::Approved) => "approved",
         Ok(pb::ReviewState::Rejected) => "rejected",
         Ok(pb::ReviewState::Unspecified) => "unspecified",
+        Err(_) => "unknown",
+    }
+}
+
+/// The domain's spelling of a statutory stage (`application`, `review`, ...).
+pub fn stage_name(stage: i32) -> &'static str {
+    use pb::DeadlineStage as S;
+    match S::try_from(stage) {
+        Ok(S::Application) => "application",
+        Ok(S::Review) => "review",
+        Ok(S::RejectionNotice) => "rejection_notice",
+        Ok(S::Production) => "production",
+        Ok(S::CountyToStation) => "county_to_station",
+        Ok(S::Notification) => "notification",
+        Ok(S::TemporaryCardIssue) => "temporary_card_issue",
+        Ok(S::TemporaryCardValidity) => "temporary_card_validity",
+        Ok(S::Unspecified) => "unspecified",
         Err(_) => "unknown",
     }
 }

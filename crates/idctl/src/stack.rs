@@ -17,11 +17,16 @@ pub const ROUTES: &str = "1=review,2=review,3=review,4=review,5=review,6=review"
 /// The services of a stack, in the order of ports, URLs and databases.
 pub const SERVICES: [&str; 4] = ["acceptance", "review", "production", "status"];
 
+/// The probe ports `idctl up` gives the services (gRPC health and `GET /metrics`), in
+/// [`SERVICES`] order, ten above their gRPC ports.
+pub const PROBE_PORTS: [u16; 4] = [50061, 50062, 50063, 50064];
+
 /// Bound listeners for every service, so that each knows the others' addresses before
 /// any starts (ports may be 0 in tests).
 pub struct Stack {
     listeners: [TcpListener; 4],
     addrs: [SocketAddr; 4],
+    probes: Option<[SocketAddr; 4]>,
     security: DevSecurity,
     notify_file: PathBuf,
 }
@@ -67,9 +72,34 @@ impl Stack {
         Ok(Stack {
             listeners,
             addrs,
+            probes: None,
             security,
             notify_file,
         })
+    }
+
+    /// Gives each service a plaintext probe port on the stack's address (gRPC health and
+    /// Prometheus text at `GET /metrics`); port 0 picks a free one. The services bind
+    /// their probe port themselves when they start, so each port is checked free here
+    /// and released again (another process could take a port 0 picked in between, which
+    /// a test can live with).
+    pub async fn with_probe_ports(mut self, ports: [u16; 4]) -> anyhow::Result<Stack> {
+        let ip = self.addrs[0].ip();
+        let mut probes = self.addrs;
+        for ((name, port), probe) in SERVICES.iter().zip(ports).zip(probes.iter_mut()) {
+            let addr = SocketAddr::new(ip, port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("{name}: cannot use probe port {addr}"))?;
+            *probe = listener.local_addr()?;
+        }
+        self.probes = Some(probes);
+        Ok(self)
+    }
+
+    /// The probe addresses (in [`SERVICES`] order), if the stack has probe ports.
+    pub fn probe_addrs(&self) -> Option<[SocketAddr; 4]> {
+        self.probes
     }
 
     pub fn urls(&self) -> Urls {
@@ -91,11 +121,15 @@ impl Stack {
     /// others.
     pub fn configs(&self, databases: [String; 4]) -> anyhow::Result<Configs> {
         let urls = self.urls();
+        let probe = |index: usize| self.probes.map(|probes| probes[index]);
         let dev = |common: CommonSettings, name: &str, peers: String| CommonSettings {
             instance_name: Some(name.to_string()),
+            probe_addr: SERVICES.iter().position(|s| *s == name).and_then(probe),
             peers,
             relay_poll_interval: Duration::from_millis(200),
             relay_max_backoff: Duration::from_secs(10),
+            // No load balancer to leave: stop at once when asked.
+            shutdown_grace: Duration::from_millis(100),
             ..common
         };
         let [acceptance_db, review_db, production_db, status_db] = databases;

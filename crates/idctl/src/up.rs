@@ -31,6 +31,10 @@ pub struct Args {
     pub production_port: u16,
     #[arg(long, env = "IDCARD_STATUS_PORT", default_value_t = status::DEFAULT_PORT)]
     pub status_port: u16,
+    /// Plaintext probe ports (gRPC health and Prometheus `GET /metrics`), one per
+    /// service in the order acceptance, review, production, status.
+    #[arg(long, env = "IDCARD_PROBE_PORTS", value_delimiter = ',', default_values_t = idctl::stack::PROBE_PORTS)]
+    pub probe_ports: Vec<u16>,
     /// Run on PostgreSQL instead of SQLite: `postgres://USER@HOST:PORT`. Each service gets
     /// its own database (idcard_acceptance, idcard_review, idcard_production), created if
     /// missing.
@@ -42,6 +46,10 @@ pub struct Args {
     /// Log as JSON lines.
     #[arg(long, env = "IDCARD_LOG_JSON")]
     pub log_json: bool,
+    /// Export the stack's traces to this OTLP/gRPC collector, e.g. `http://127.0.0.1:4317`
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT` when unset; no export without either).
+    #[arg(long, env = "IDCARD_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
     /// No TLS and no bearer tokens: for local debugging only. Personal data is still
     /// encrypted at rest.
     #[arg(long)]
@@ -52,7 +60,13 @@ pub struct Args {
 const SAMPLE_RESIDENTS: &str = include_str!("seed/residents.jsonl");
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    idcard_server::init_tracing(args.log_json);
+    let mut telemetry = idcard_server::TelemetryConfig::logs("idctl-up", args.log_json);
+    telemetry.otlp_endpoint = args
+        .otlp_endpoint
+        .clone()
+        .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok())
+        .filter(|endpoint| !endpoint.trim().is_empty());
+    idcard_server::init_telemetry(telemetry)?;
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     idcard_auth::install_crypto_provider();
     let security = DevSecurity::ensure(&args.data_dir, args.insecure)?;
@@ -71,6 +85,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.data_dir.join("notifications.jsonl"),
     )
     .await?;
+    let probe_ports: [u16; 4] = args
+        .probe_ports
+        .clone()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("--probe-ports takes four ports"))?;
+    let stack = stack.with_probe_ports(probe_ports).await?;
+    let probes = stack.probe_addrs();
     let databases = databases(&args).await?;
     let store = if args.postgres.is_some() {
         "PostgreSQL"
@@ -93,6 +114,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         urls.status,
         args.data_dir.join("notifications.jsonl").display()
     );
+    if let Some(probes) = probes {
+        let scrape = |i: usize| format!("http://{}/metrics", probes[i]);
+        println!(
+            "metrics (Prometheus text; gRPC health on the same ports): acceptance {}, review {}, production {}, status {}",
+            scrape(0),
+            scrape(1),
+            scrape(2),
+            scrape(3)
+        );
+    }
     match security.ca_cert() {
         Some(ca) => println!(
             "TLS with the development CA {ca}; tokens: `idctl token issue --role clerk --scope 310104-01`; \
@@ -101,7 +132,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         None => println!("INSECURE: plaintext, no tokens checked"),
     }
-    running.wait(shutdown).await?;
+    let stopped = running.wait(shutdown).await;
+    // The last spans leave before the runtime stops.
+    idcard_server::shutdown_tracing().await;
+    stopped?;
     println!("stack stopped");
     Ok(ExitCode::SUCCESS)
 }

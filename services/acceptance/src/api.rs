@@ -4,7 +4,8 @@
 //! check the scope. A clerk works only at the points of their token's scope: submitting
 //! or listing for another point is PERMISSION_DENIED, and another point's application
 //! answers NOT_FOUND exactly as an unknown one, so its existence does not leak. Loss
-//! reports are handled in `loss_report`.
+//! reports are handled in `loss_report`, the statutory clock (overdue list, deadline
+//! extension) in `deadline`.
 
 use idcard_auth::Caller;
 use idcard_crypto::{KeySource, Keyring, Purpose};
@@ -14,9 +15,11 @@ use idcard_outbox::{NewMessage, RelayHandle, enqueue};
 use idcard_proto::v1 as pb;
 use idcard_proto::v1::acceptance_service_server::AcceptanceService;
 use idcard_server::status::{FieldError, Reason, from_db, invalid_argument, refused};
+use idcard_server::trace::application_span;
 use idcard_server::{idempotent, wire};
 use prost::Message;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::audit::{self, Actor};
@@ -118,6 +121,8 @@ impl AcceptanceService for Acceptance {
                 )
                 .await
                 .map_err(from_db)?;
+                // Later steps on the application resume this trace.
+                store::trace::keep_current(tx, application_id).await.map_err(from_db)?;
                 let note = match &accepted.loss_report {
                     Some(report) => format!(
                         "accepted at {}; follows loss report {report}",
@@ -273,7 +278,7 @@ impl AcceptanceService for Acceptance {
         let request = request.into_inner();
         let key = Key::id(&request.application_id)?;
         let actor = Actor::clerk(caller.as_ref(), &request.clerk).map_err(|e| invalid_argument(&[e]))?;
-        self.check_visible(&key, caller.as_ref()).await?;
+        let trace = self.visible_trace(&key, caller.as_ref()).await?;
         let keys = self.keys.current();
         let (response, new) = idempotent::run(
             &self.db,
@@ -317,6 +322,7 @@ impl AcceptanceService for Acceptance {
                 })
             },
         )
+        .instrument(application_span(crate::SERVICE, "ConfirmCardArrival", trace.as_deref()))
         .await?;
         if new {
             self.relay.wake();
@@ -333,7 +339,7 @@ impl AcceptanceService for Acceptance {
         let request = request.into_inner();
         let key = Key::from_collect(request.key.clone())?;
         let actor = Actor::clerk(caller.as_ref(), &request.clerk).map_err(|e| invalid_argument(&[e]))?;
-        self.check_visible(&key, caller.as_ref()).await?;
+        let trace = self.visible_trace(&key, caller.as_ref()).await?;
         let keys = self.keys.current();
         let (response, new) = idempotent::run(
             &self.db,
@@ -417,6 +423,7 @@ impl AcceptanceService for Acceptance {
                 })
             },
         )
+        .instrument(application_span(crate::SERVICE, "CollectCard", trace.as_deref()))
         .await?;
         if new {
             self.relay.wake();
@@ -444,14 +451,37 @@ impl AcceptanceService for Acceptance {
     ) -> Result<Response<pb::RevokeLossReportResponse>, Status> {
         self.request_revocation(request).await
     }
+
+    async fn list_overdue(
+        &self,
+        request: Request<pb::AcceptanceServiceListOverdueRequest>,
+    ) -> Result<Response<pb::AcceptanceServiceListOverdueResponse>, Status> {
+        self.list_overdue_applications(request).await
+    }
+
+    async fn extend_application_deadline(
+        &self,
+        request: Request<pb::ExtendApplicationDeadlineRequest>,
+    ) -> Result<Response<pb::ExtendApplicationDeadlineResponse>, Status> {
+        self.extend_deadline(request).await
+    }
 }
 
 impl Acceptance {
     /// NOT_FOUND unless the caller may see the application. Checked before the request id
     /// is looked up too, so that a stored answer is never replayed to another point.
-    async fn check_visible(&self, key: &Key, caller: Option<&Caller>) -> Result<(), Status> {
+    pub(crate) async fn check_visible(&self, key: &Key, caller: Option<&Caller>) -> Result<(), Status> {
         let mut tx = self.db.begin_read().await.map_err(from_db)?;
         key.find(&mut tx, caller).await.map(|_| ())
+    }
+
+    /// As [`Self::check_visible`], then the trace context kept with the application,
+    /// which a clerk's step on it resumes.
+    async fn visible_trace(&self, key: &Key, caller: Option<&Caller>) -> Result<Option<String>, Status> {
+        let mut tx = self.db.begin_read().await.map_err(from_db)?;
+        let application_id = key.find(&mut tx, caller).await?.application_id;
+        drop(tx);
+        store::trace::of(&self.db, application_id).await.map_err(from_db)
     }
 }
 
@@ -495,7 +525,7 @@ fn no_such_application() -> Status {
 }
 
 /// How a front end names an application.
-enum Key {
+pub(crate) enum Key {
     Id(Uuid),
     Receipt(ReceiptNo),
 }
@@ -525,7 +555,7 @@ impl Key {
         }
     }
 
-    fn id(text: &str) -> Result<Key, Status> {
+    pub(crate) fn id(text: &str) -> Result<Key, Status> {
         wire::parse_uuid("application_id", text)
             .map(Key::Id)
             .map_err(|e| invalid_argument(&[e]))
@@ -538,7 +568,7 @@ impl Key {
     }
 
     /// The application, if it exists and `caller` may see it.
-    async fn find(&self, tx: &mut Tx, caller: Option<&Caller>) -> Result<ApplicationRow, Status> {
+    pub(crate) async fn find(&self, tx: &mut Tx, caller: Option<&Caller>) -> Result<ApplicationRow, Status> {
         let row = match self {
             Key::Id(id) => store::find(tx, *id).await,
             Key::Receipt(receipt) => store::find_by_receipt(tx, receipt.as_str()).await,
@@ -550,7 +580,7 @@ impl Key {
 }
 
 /// The application as it now stands in `tx`, with its history.
-async fn current(tx: &mut Tx, keys: &Keyring, application_id: Uuid) -> Result<pb::Application, Status> {
+pub(crate) async fn current(tx: &mut Tx, keys: &Keyring, application_id: Uuid) -> Result<pb::Application, Status> {
     let row = store::find(tx, application_id)
         .await
         .map_err(from_db)?
@@ -561,5 +591,8 @@ async fn current(tx: &mut Tx, keys: &Keyring, application_id: Uuid) -> Result<pb
 async fn application_view(tx: &mut Tx, keys: &Keyring, row: &ApplicationRow) -> Result<pb::Application, Status> {
     let details = store::details(tx, keys, row.application_id).await.map_err(from_db)?;
     let history = store::history(tx, row.application_id).await.map_err(from_db)?;
-    view::application(row, details, &history).map_err(from_db)
+    let extension = store::deadlines::extension_of(tx, row.application_id)
+        .await
+        .map_err(from_db)?;
+    view::application(row, details, &history, &extension).map_err(from_db)
 }

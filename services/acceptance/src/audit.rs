@@ -17,6 +17,8 @@ pub const DECISION: &str = "application.decision";
 pub const PRODUCTION_UPDATE: &str = "application.production_update";
 pub const CARD_ARRIVED: &str = "application.card_arrived";
 pub const COLLECT: &str = "application.collect";
+/// The 60-day limit was extended for an area with poor transport.
+pub const EXTEND_DEADLINE: &str = "application.extend_deadline";
 
 pub const LOSS_REPORT: &str = "loss_report.report";
 pub const LOSS_REPORT_AGAIN: &str = "loss_report.report_again";

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use idcard_notify::NotifySettings;
-use idcard_server::settings::CommonSettings;
+use idcard_server::settings::{CommonSettings, InvalidSettings};
 
 /// Largest photo taken unless `IDCARD_MAX_PHOTO_BYTES` says otherwise.
 pub const DEFAULT_MAX_PHOTO_BYTES: usize = 512 * 1024;
@@ -56,6 +56,46 @@ impl Config {
             max_photo_bytes: DEFAULT_MAX_PHOTO_BYTES,
             reseal_interval: Duration::from_secs(60),
         }
+    }
+
+    /// Every wrong setting, the common ones and this service's own (routes, notification
+    /// sender, limits), or `Ok`. `serve` checks them first; `main` prints them and exits
+    /// with 2.
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        let mut problems = InvalidSettings::new();
+        self.common.check(&mut problems);
+        // A malformed IDCARD_PEERS is reported above; routes are then checked for shape only.
+        let peers = idcard_server::parse_pairs("IDCARD_PEERS", &self.common.peers).ok();
+        let is_peer = |name: &str| {
+            peers
+                .as_ref()
+                .is_none_or(|peers| peers.iter().any(|(peer, _)| peer == name))
+        };
+        for problem in crate::routing::Routes::problems(&self.routes, is_peer) {
+            problems.add(
+                "IDCARD_ROUTES",
+                problem.to_string().trim_start_matches("IDCARD_ROUTES: "),
+            );
+        }
+        for (setting, reason) in self.notify.problems() {
+            problems.add(setting, reason);
+        }
+        if self.production_centre.trim().is_empty() {
+            problems.add(
+                "IDCARD_PRODUCTION_CENTRE",
+                "required: the production centre's name, as review services know it",
+            );
+        }
+        if self.max_photo_bytes == 0 {
+            problems.add("IDCARD_MAX_PHOTO_BYTES", "is 0, expected at least 1");
+        }
+        problems.duration_within(
+            "IDCARD_RESEAL_INTERVAL",
+            self.reseal_interval,
+            Duration::from_millis(10),
+            Duration::from_secs(24 * 3600),
+        );
+        problems.into_result()
     }
 
     /// The name review services reply to.

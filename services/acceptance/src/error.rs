@@ -13,6 +13,9 @@ pub enum Error {
     /// A setting is missing or wrong (keys, TLS, peers).
     #[error(transparent)]
     Settings(#[from] idcard_server::settings::SettingsError),
+    /// Settings found wrong before the start, every one of them.
+    #[error(transparent)]
+    InvalidSettings(#[from] idcard_server::settings::InvalidSettings),
     #[error(transparent)]
     Routes(#[from] crate::routing::RouteError),
     /// The notification sink is misconfigured.

@@ -3,7 +3,8 @@
 //! review service through the outbox, follows their progress, and hands the card over.
 //! It also takes loss reports at the counter and follows what the domicile bureau makes
 //! of them, and tells applicants (through `idcard-notify`) when an application is
-//! rejected or a card is ready for collection.
+//! rejected or a card is ready for collection. It keeps the 60-day clock of its
+//! applications (`deadline`: the overdue list, the one extension for a remote area).
 //!
 //! It owns its database and never reads another service's; every rule comes from
 //! `idcard-domain`. Personal data is sealed at rest by `store` alone, every change and
@@ -14,6 +15,7 @@
 mod api;
 mod audit;
 pub mod config;
+mod deadline;
 mod delivery;
 mod error;
 mod inbox;
@@ -25,11 +27,14 @@ mod submission;
 mod view;
 
 use idcard_db::{Db, MigrationSet};
+use idcard_domain::Stage;
 use idcard_outbox::Relay;
 use idcard_proto::v1::acceptance_inbox_service_server::AcceptanceInboxServiceServer;
 use idcard_proto::v1::acceptance_service_server::AcceptanceServiceServer;
 use idcard_server::Exposure;
 use idcard_server::background::Background;
+use idcard_server::deadline as clock;
+use idcard_server::wire::today_cst;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes as GrpcRoutes;
@@ -38,6 +43,9 @@ pub use config::Config;
 pub use error::Error;
 
 pub const DEFAULT_PORT: u16 = 50051;
+
+/// The `service` label of this service's metrics.
+const SERVICE: &str = "acceptance";
 
 /// Applications (and loss reports) re-sealed per transaction after a key rotation. Each may hold a photo,
 /// and on SQLite the batch holds the write lock.
@@ -61,7 +69,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Er
     serve_with_listener(config, listener, shutdown).await
 }
 
-/// Serves on `listener` until `shutdown`: migrates, starts the relay, the audit sealer,
+/// Serves on `listener` until `shutdown`: checks every setting, migrates, starts the relay, the audit sealer,
 /// the key reload and the resealer, serves gRPC, then lets the background work finish
 /// its batch once the calls in flight have drained.
 pub async fn serve_with_listener(
@@ -69,6 +77,7 @@ pub async fn serve_with_listener(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    config.validate()?;
     let common = &config.common;
     let keys = common.key_source()?;
     let peers = common.peers()?;
@@ -81,7 +90,7 @@ pub async fn serve_with_listener(
         db.clone(),
         keys.clone(),
         delivery::AcceptanceDeliverer { peers, notifier },
-        common.relay_config(),
+        common.relay_config(SERVICE),
     );
     let api = api::Acceptance {
         db: db.clone(),
@@ -111,6 +120,36 @@ pub async fn serve_with_listener(
         }
     });
 
+    let applications = idcard_server::metrics::SampledGauge::new("idcard_applications", SERVICE, "state");
+    background.every("application gauges", idcard_server::metrics::SAMPLE_INTERVAL, {
+        let db = db.clone();
+        move || {
+            let (db, applications) = (db.clone(), applications.clone());
+            async move {
+                let counts = store::count_by_state(&db).await.map_err(|err| err.to_string())?;
+                applications.set_all(counts.into_iter().map(|(state, count)| (state, count as f64)));
+                Ok(())
+            }
+        }
+    });
+
+    // The statutory clock: open applications overdue, and due within
+    // `DUE_SOON_DAYS` (today and the next two days).
+    background.every("deadline gauges", clock::SAMPLE_INTERVAL, {
+        let db = db.clone();
+        move || {
+            let db = db.clone();
+            async move {
+                let window = clock::Window::new(today_cst(), clock::DUE_SOON_DAYS);
+                let counts = store::deadlines::count_due(&db, &window)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                clock::record(SERVICE, Stage::Application, counts);
+                Ok(())
+            }
+        }
+    });
+
     tracing::info!(addr = ?listener.local_addr().ok(), "acceptance service listening");
     let max = common.max_request_bytes;
     let grpc = GrpcRoutes::new(AcceptanceServiceServer::new(api).max_decoding_message_size(max))
@@ -118,6 +157,7 @@ pub async fn serve_with_listener(
     let served = idcard_server::serve_grpc(
         listener,
         Exposure {
+            service: SERVICE,
             routes: grpc,
             service_names: &["idcard.v1.AcceptanceService", "idcard.v1.AcceptanceInboxService"],
             policy: idcard_auth::policy::acceptance(),

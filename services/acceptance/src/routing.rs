@@ -16,18 +16,22 @@ impl Routes {
     pub fn parse(text: &str, peers: &Peers) -> Result<Routes, RouteError> {
         let mut entries = parse_pairs("IDCARD_ROUTES", text)?;
         for (prefix, peer) in &entries {
-            if prefix.is_empty() || prefix.len() > 6 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(RouteError::BadPrefix(prefix.clone()));
-            }
-            if !peers.contains(peer) {
-                return Err(RouteError::UnknownPeer {
-                    prefix: prefix.clone(),
-                    peer: peer.clone(),
-                });
-            }
+            check_entry(prefix, peer, |name| peers.contains(name))?;
         }
         entries.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         Ok(Routes { entries })
+    }
+
+    /// Every problem of the routing table `text`, at once (start-up validation);
+    /// `is_peer` says whether IDCARD_PEERS names a peer.
+    pub fn problems(text: &str, is_peer: impl Fn(&str) -> bool) -> Vec<RouteError> {
+        match parse_pairs("IDCARD_ROUTES", text) {
+            Ok(entries) => entries
+                .iter()
+                .filter_map(|(prefix, peer)| check_entry(prefix, peer, &is_peer).err())
+                .collect(),
+            Err(err) => vec![err.into()],
+        }
     }
 
     /// The review peer for a domicile, if any route covers it.
@@ -38,6 +42,19 @@ impl Routes {
             .find(|(prefix, _)| code.starts_with(prefix.as_str()))
             .map(|(_, peer)| peer.as_str())
     }
+}
+
+fn check_entry(prefix: &str, peer: &str, is_peer: impl Fn(&str) -> bool) -> Result<(), RouteError> {
+    if prefix.is_empty() || prefix.len() > 6 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(RouteError::BadPrefix(prefix.to_string()));
+    }
+    if !is_peer(peer) {
+        return Err(RouteError::UnknownPeer {
+            prefix: prefix.to_string(),
+            peer: peer.to_string(),
+        });
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,9 @@
 //! id, so a value copied into another row or column does not open. Loss reports live
 //! in [`loss_reports`] under the same rules.
 
+pub mod deadlines;
 pub mod loss_reports;
+pub mod trace;
 
 use idcard_crypto::{Keyring, Purpose};
 use idcard_db::{Backend, Db, DbError, Tx, on_tx};
@@ -395,6 +397,16 @@ struct StaleRow {
     submission: Vec<u8>,
     fingerprints: Vec<u8>,
     rejection: Option<Vec<u8>>,
+}
+
+/// How many applications are in each state (for the `idcard_applications` gauge).
+pub async fn count_by_state(db: &Db) -> Result<Vec<(String, i64)>, DbError> {
+    let counts: Vec<(String, i64)> = idcard_db::on_db!(db, |pool| {
+        sqlx::query_as("SELECT state, COUNT(*) FROM applications GROUP BY state")
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(counts)
 }
 
 /// Re-seals up to `limit` applications and up to `limit` loss reports whose values or

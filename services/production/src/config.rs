@@ -1,7 +1,7 @@
 //! Settings, from flags or `IDCARD_*` environment variables (`production --help` lists
 //! every one).
 
-use idcard_server::settings::CommonSettings;
+use idcard_server::settings::{CommonSettings, InvalidSettings};
 
 /// The production service's settings. Peers (`IDCARD_PEERS`) must name every
 /// acceptance service that sends orders through review, under the name it gives as
@@ -21,6 +21,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// Every wrong setting, or `Ok`. `serve` checks them first; `main` prints them and
+    /// exits with 2.
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        self.common.validate()
+    }
+
     /// Settings for a service on `database_url`, every other value at its default (tests,
     /// `idctl up`).
     pub fn for_database(database_url: impl Into<String>) -> Config {

@@ -13,6 +13,9 @@ pub enum Error {
     Database(#[from] idcard_db::DbError),
     #[error(transparent)]
     Settings(#[from] idcard_server::settings::SettingsError),
+    /// Settings found wrong before the start, every one of them.
+    #[error(transparent)]
+    InvalidSettings(#[from] idcard_server::settings::InvalidSettings),
     #[error(transparent)]
     Serve(#[from] idcard_server::ServeError),
 }

@@ -172,6 +172,8 @@ impl ProductionInboxService for ProductionInbox {
         };
         let created = store::insert_job(&mut tx, &keys, &new_job).await.map_err(from_db)?;
         if created {
+            // The operators' steps on the job resume this trace, the application's.
+            store::trace::keep_current(&mut tx, job_id).await.map_err(from_db)?;
             let entry = Entry {
                 actor: &sender,
                 role: SERVICE_ROLE,

@@ -2,9 +2,10 @@
 //!
 //! It owns the production jobs and their quality checks. It receives production orders
 //! from review services after approval (`idcard.v1.ProductionInboxService`), and serves
-//! the production operators (`idcard.v1.ProductionService`): list and read jobs, record
-//! each card's check of printed and chip data (a failure remakes the card, which is
-//! checked again) and dispatch a checked card to the acceptance point. Every step is
+//! the production operators (`idcard.v1.ProductionService`): list and read jobs (in
+//! `overdue`, those past or near their 30-day limit), record each card's check of
+//! printed and chip data (a failure remakes the card, which is checked again) and
+//! dispatch a checked card to the acceptance point. Every step is
 //! reported through the outbox to the acceptance service named by the order's `origin`.
 //!
 //! Only the review service's certificate delivers orders; production operators whose
@@ -21,6 +22,7 @@ mod delivery;
 mod error;
 mod inbox;
 mod job;
+mod overdue;
 mod report;
 mod service;
 mod store;
@@ -31,6 +33,7 @@ use idcard_proto::v1::production_inbox_service_server::ProductionInboxServiceSer
 use idcard_proto::v1::production_service_server::ProductionServiceServer;
 use idcard_server::Exposure;
 use idcard_server::background::Background;
+use idcard_server::deadline;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
@@ -41,6 +44,9 @@ pub use error::Error;
 
 /// The port the service listens on unless `IDCARD_LISTEN_ADDR` says otherwise.
 pub const DEFAULT_PORT: u16 = 50053;
+
+/// The `service` label of this service's metrics.
+const SERVICE: &str = "production";
 
 /// The production centre this instance is, unless `IDCARD_INSTANCE_NAME` says otherwise:
 /// operators' scopes name it, and progress reports name it as their operator.
@@ -77,6 +83,7 @@ pub async fn serve_with_listener(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    config.validate()?;
     let common = &config.common;
     let keys = common.key_source()?;
     let peers = common.peers()?;
@@ -87,7 +94,7 @@ pub async fn serve_with_listener(
         db.clone(),
         keys.clone(),
         delivery::ProductionDeliverer::new(peers.clone()),
-        common.relay_config(),
+        common.relay_config(SERVICE),
     );
     let relay_handle = relay.handle();
     let mut background = Background::start(&db, &keys, relay, common.key_reload_interval);
@@ -104,6 +111,36 @@ pub async fn serve_with_listener(
         });
     }
 
+    let jobs = idcard_server::metrics::SampledGauge::new("idcard_production_jobs", SERVICE, "state");
+    background.every("production job gauges", idcard_server::metrics::SAMPLE_INTERVAL, {
+        let db = db.clone();
+        move || {
+            let (db, jobs) = (db.clone(), jobs.clone());
+            async move {
+                let counts = store::count_jobs_by_state(&db).await.map_err(|err| err.to_string())?;
+                jobs.set_all(counts.into_iter().map(|(state, count)| (state, count as f64)));
+                Ok(())
+            }
+        }
+    });
+
+    // The statutory clock: jobs not yet dispatched that are overdue, and due within
+    // `deadline::DUE_SOON_DAYS` (today and the next two days).
+    background.every("deadline gauges", deadline::SAMPLE_INTERVAL, {
+        let db = db.clone();
+        move || {
+            let db = db.clone();
+            async move {
+                let window = deadline::Window::new(idcard_server::wire::today_cst(), deadline::DUE_SOON_DAYS);
+                let counts = store::deadlines::count_due(&db, &window)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                deadline::record(SERVICE, idcard_domain::Stage::Production, counts);
+                Ok(())
+            }
+        }
+    });
+
     let centre = common
         .instance_name
         .clone()
@@ -119,6 +156,7 @@ pub async fn serve_with_listener(
     ];
     tracing::info!(addr = ?listener.local_addr().ok(), "production service listening");
     let exposure = Exposure {
+        service: SERVICE,
         routes,
         service_names: &names,
         policy: idcard_auth::policy::production(),

@@ -6,13 +6,23 @@ use production::Config;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    idcard_server::init_tracing(config.common.log_json);
+    if let Err(invalid) = config.validate() {
+        return invalid.exit();
+    }
+    if let Err(err) = idcard_server::init_telemetry(config.common.telemetry("production")) {
+        eprintln!("invalid settings:\n  {err}");
+        return ExitCode::from(2);
+    }
     let shutdown = idcard_server::shutdown_on_signal();
-    match production::serve(config, shutdown).await {
+    let code = match production::serve(config, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(production::Error::InvalidSettings(invalid)) => invalid.exit(),
         Err(err) => {
             tracing::error!(error = %err, "production service failed");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The last spans leave before the runtime stops.
+    idcard_server::shutdown_tracing().await;
+    code
 }

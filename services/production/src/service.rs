@@ -13,15 +13,19 @@ use idcard_outbox::RelayHandle;
 use idcard_proto::v1::production_service_server::ProductionService;
 use idcard_proto::v1::{
     DispatchCardRequest, DispatchCardResponse, GetJobRequest, GetJobResponse, ListJobsRequest, ListJobsResponse,
-    ProductionStep, RecordQualityCheckRequest, RecordQualityCheckResponse, get_job_request,
+    ProductionServiceListOverdueRequest, ProductionServiceListOverdueResponse, ProductionStep,
+    RecordQualityCheckRequest, RecordQualityCheckResponse, get_job_request,
 };
 use idcard_server::idempotent::{self, check_request_id};
 use idcard_server::status::{FieldError, Reason, from_db, invalid_argument, refused};
+use idcard_server::trace::application_span;
 use idcard_server::wire::{page_after, page_size, parse_uuid, required_text};
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::job::{JOB_NOT_CHECKED, JOB_NOT_IN_PRODUCTION, Job, JobState, QualityCheck};
+use crate::overdue;
 use crate::report::{self, Update};
 use crate::store::{self, JobFilter, JobKey};
 
@@ -319,6 +323,7 @@ impl ProductionService for Production {
         let request = request.into_inner();
         let input = validate_check(&request, actor.operator()).map_err(|errors| invalid_argument(&errors))?;
         let keys = self.keys.current();
+        let trace = store::trace::of(&self.db, input.job_id).await.map_err(from_db)?;
         let (response, new) = idempotent::run(
             &self.db,
             &keys,
@@ -392,6 +397,7 @@ impl ProductionService for Production {
                 })
             },
         )
+        .instrument(application_span(crate::SERVICE, "RecordQualityCheck", trace.as_deref()))
         .await?;
         if new {
             self.relay.wake();
@@ -409,6 +415,7 @@ impl ProductionService for Production {
         let request = request.into_inner();
         let input = validate_dispatch(&request, actor.operator()).map_err(|errors| invalid_argument(&errors))?;
         let keys = self.keys.current();
+        let trace = store::trace::of(&self.db, input.job_id).await.map_err(from_db)?;
         let (response, new) = idempotent::run(
             &self.db,
             &keys,
@@ -457,10 +464,33 @@ impl ProductionService for Production {
                 })
             },
         )
+        .instrument(application_span(crate::SERVICE, "DispatchCard", trace.as_deref()))
         .await?;
         if new {
             self.relay.wake();
         }
         Ok(Response::new(response))
+    }
+
+    /// Jobs not yet dispatched that are overdue or due soon. The rows hold no personal
+    /// data; the call is audited as every read of jobs is.
+    #[tracing::instrument(skip_all)]
+    async fn list_overdue(
+        &self,
+        request: Request<ProductionServiceListOverdueRequest>,
+    ) -> Result<Response<ProductionServiceListOverdueResponse>, Status> {
+        let actor = self.actor(&request)?;
+        let listed = overdue::list(&self.db, request.get_ref()).await?;
+        let mut tx = self.db.begin().await.map_err(from_db)?;
+        actor
+            .audit(
+                &mut tx,
+                "production_job.list_overdue",
+                &format!("production_centre:{}", self.centre),
+                &listed.detail,
+            )
+            .await?;
+        tx.commit().await.map_err(from_db)?;
+        Ok(Response::new(listed.response))
     }
 }

@@ -6,7 +6,9 @@
 //! issuance, never ciphertext or the raw order. [`reseal_batch`] moves values sealed
 //! under an older key to the active one after a rotation.
 
+pub mod deadlines;
 mod sealing;
+pub mod trace;
 
 use std::collections::HashMap;
 
@@ -189,6 +191,16 @@ pub async fn find_job(tx: &mut Tx, keys: &Keyring, key: JobKey) -> Result<Option
     });
     let checks = checks.into_iter().map(quality_check).collect::<Result<Vec<_>, _>>()?;
     Ok(Some(job(keys, row, checks)?))
+}
+
+/// How many jobs are in each state (for the `idcard_production_jobs` gauge).
+pub async fn count_jobs_by_state(db: &idcard_db::Db) -> Result<Vec<(String, i64)>, DbError> {
+    let counts: Vec<(String, i64)> = idcard_db::on_db!(db, |pool| {
+        sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(counts)
 }
 
 /// Up to `limit` jobs matching `filter` after paging position `after`, in order of

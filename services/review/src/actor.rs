@@ -3,7 +3,7 @@
 //! the auth layer put them into the request. There is no caller only in insecure mode without a token, and then nothing
 //! is restricted.
 
-use idcard_auth::{Caller, Role};
+use idcard_auth::{ALL_SCOPE, Caller, Role};
 use tonic::Request;
 
 /// The caller of a `ReviewService` or `CitizenService` method.
@@ -23,6 +23,26 @@ impl Actor {
     /// "4401" and "440106"), and auditors.
     pub fn can_see_region(&self, region: &str) -> bool {
         self.caller.as_ref().is_none_or(|caller| caller.can_see_region(region))
+    }
+
+    /// The jurisdictions a list covers when the request names none: `None` for every
+    /// region (auditors, a reviewer with the `*` scope, no token in insecure mode),
+    /// otherwise the caller's own prefixes (none for any other role).
+    pub fn jurisdictions(&self) -> Option<Vec<String>> {
+        let caller = self.caller.as_ref()?;
+        match caller.role() {
+            Role::Auditor => None,
+            Role::Reviewer if caller.scope().iter().any(|entry| entry == ALL_SCOPE) => None,
+            Role::Reviewer => Some(
+                caller
+                    .scope()
+                    .iter()
+                    .filter(|entry| !entry.is_empty())
+                    .cloned()
+                    .collect(),
+            ),
+            _ => Some(Vec::new()),
+        }
     }
 
     /// May the caller act as the citizen with ID number `citizen_id` (report their card

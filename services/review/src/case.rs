@@ -35,7 +35,7 @@ impl CaseState {
         }
     }
 
-    fn to_wire(self) -> v1::ReviewState {
+    pub fn to_wire(self) -> v1::ReviewState {
         match self {
             CaseState::Pending => v1::ReviewState::Pending,
             CaseState::Approved => v1::ReviewState::Approved,

@@ -1,7 +1,7 @@
 //! The review service's settings, from flags or `IDCARD_*` environment variables.
 
 use idcard_notify::NotifySettings;
-use idcard_server::settings::CommonSettings;
+use idcard_server::settings::{CommonSettings, InvalidSettings};
 
 /// The peer name card status changes are published to unless `IDCARD_STATUS_PEER` says
 /// otherwise.
@@ -50,6 +50,36 @@ impl Config {
             status_peer: DEFAULT_STATUS_PEER.to_string(),
             notify: NotifySettings::default(),
         }
+    }
+
+    /// Every wrong setting, the common ones and this service's own (the status peer, the
+    /// notification sender), or `Ok`. `serve` checks them first; `main` prints them and
+    /// exits with 2.
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        let mut problems = InvalidSettings::new();
+        self.common.check(&mut problems);
+        let peer = self.status_peer.trim();
+        if peer.is_empty() {
+            problems.add(
+                "IDCARD_STATUS_PEER",
+                "required: the peer name of the status service that card status is published to",
+            );
+        } else if let Ok(peers) = idcard_server::parse_pairs("IDCARD_PEERS", &self.common.peers) {
+            // (A malformed IDCARD_PEERS is reported by the common checks.)
+            if !peers.iter().any(|(name, _)| name == peer) {
+                problems.add(
+                    "IDCARD_STATUS_PEER",
+                    format!(
+                        "the status service {peer:?} is not in IDCARD_PEERS: every card status change is published \
+                         there, so add {peer}=<url> to IDCARD_PEERS (or set IDCARD_STATUS_PEER to its name there)"
+                    ),
+                );
+            }
+        }
+        for (setting, reason) in self.notify.problems() {
+            problems.add(setting, reason);
+        }
+        problems.into_result()
     }
 
     /// This instance's name as its peers know it: the `issuer` of the card status it

@@ -19,11 +19,10 @@ use idcard_proto::v1::status_inbox_service_client::StatusInboxServiceClient;
 use idcard_proto::v1::{
     PublishCardStatusRequest, ReceiveDecisionRequest, ReceiveLossReportOutcomeRequest, ReceiveProductionOrderRequest,
 };
-use idcard_server::Peers;
 use idcard_server::status::delivery_error;
 use idcard_server::wire::ms_to_timestamp;
+use idcard_server::{PeerChannel, Peers};
 use prost::Message as _;
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::card_status::PUBLISH_CARD_STATUS;
@@ -52,7 +51,7 @@ impl ReviewDeliverer {
         ReviewDeliverer { peers, keys, notifier }
     }
 
-    fn channel(&self, message: &Message) -> Result<Channel, DeliveryError> {
+    fn channel(&self, message: &Message) -> Result<PeerChannel, DeliveryError> {
         self.peers
             .channel(&message.destination)
             .map_err(|err| DeliveryError::Permanent(err.to_string()))

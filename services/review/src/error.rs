@@ -14,6 +14,9 @@ pub enum Error {
     Database(#[from] idcard_db::DbError),
     #[error(transparent)]
     Settings(#[from] idcard_server::settings::SettingsError),
+    /// Settings found wrong before the start, every one of them.
+    #[error(transparent)]
+    InvalidSettings(#[from] idcard_server::settings::InvalidSettings),
     #[error(transparent)]
     Notify(#[from] idcard_notify::NotifyError),
     #[error(transparent)]

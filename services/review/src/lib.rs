@@ -5,8 +5,9 @@
 //! received from acceptance services (`review_cases`) and the loss reports of its
 //! residents' cards (`loss_reports`, from any acceptance point or online). It serves
 //! `idcard.v1.ReviewService` to reviewers (pending list, case with pre-check findings,
-//! approve, reject, register import), `idcard.v1.CitizenService` to citizens (online
-//! loss reports with a one-time code) and `idcard.v1.ReviewInboxService` to acceptance
+//! approve, reject, register import, and in `overdue` the cases past or near their
+//! 5-day limit), `idcard.v1.CitizenService` to citizens (online loss reports with a
+//! one-time code) and `idcard.v1.ReviewInboxService` to acceptance
 //! services (applications, loss reports, revocations, collection notices) and the status
 //! service (found cards). Through the transactional outbox it sends decisions and loss
 //! report outcomes to the acceptance service a case or report came from, production
@@ -41,6 +42,7 @@ mod issuance;
 mod loss_report;
 mod notify;
 mod online;
+mod overdue;
 mod precheck;
 mod register;
 mod service;
@@ -57,6 +59,7 @@ use idcard_proto::v1::citizen_service_server::{self, CitizenServiceServer};
 use idcard_proto::v1::review_inbox_service_server::{self, ReviewInboxServiceServer};
 use idcard_proto::v1::review_service_server::{self, ReviewServiceServer};
 use idcard_server::background::Background;
+use idcard_server::deadline;
 use idcard_server::settings::SettingsError;
 use idcard_server::{Exposure, Peers};
 use tokio::net::TcpListener;
@@ -69,6 +72,9 @@ pub use error::Error;
 
 /// The port the review service listens on unless `IDCARD_LISTEN_ADDR` says otherwise.
 pub const DEFAULT_PORT: u16 = 50052;
+
+/// The `service` label of this service's metrics.
+const SERVICE: &str = "review";
 
 /// Rows the resealer re-seals per transaction after a key rotation.
 const RESEAL_BATCH: u32 = 200;
@@ -112,6 +118,7 @@ pub async fn serve_with_listener(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    config.validate()?;
     let common = &config.common;
     let keys = common.key_source()?;
     let peers = common.peers()?;
@@ -125,7 +132,7 @@ pub async fn serve_with_listener(
         db.clone(),
         keys.clone(),
         delivery::ReviewDeliverer::new(peers.clone(), keys.clone(), notifier),
-        common.relay_config(),
+        common.relay_config(SERVICE),
     );
     let state = Arc::new(State {
         db: db.clone(),
@@ -149,6 +156,36 @@ pub async fn serve_with_listener(
         });
     }
 
+    let cases = idcard_server::metrics::SampledGauge::new("idcard_review_cases", SERVICE, "state");
+    background.every("review case gauges", idcard_server::metrics::SAMPLE_INTERVAL, {
+        let db = db.clone();
+        move || {
+            let (db, cases) = (db.clone(), cases.clone());
+            async move {
+                let counts = store::count_cases_by_state(&db).await.map_err(|err| err.to_string())?;
+                cases.set_all(counts.into_iter().map(|(state, count)| (state, count as f64)));
+                Ok(())
+            }
+        }
+    });
+
+    // The statutory clock: pending cases overdue, and due within
+    // `deadline::DUE_SOON_DAYS` (today and the next two days).
+    background.every("deadline gauges", deadline::SAMPLE_INTERVAL, {
+        let db = db.clone();
+        move || {
+            let db = db.clone();
+            async move {
+                let window = deadline::Window::new(idcard_server::wire::today_cst(), deadline::DUE_SOON_DAYS);
+                let counts = store::deadlines::count_due(&db, &window)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                deadline::record(SERVICE, idcard_domain::Stage::Review, counts);
+                Ok(())
+            }
+        }
+    });
+
     let max_bytes = common.max_request_bytes;
     let routes = Routes::new(
         ReviewServiceServer::from_arc(Arc::new(service::Handlers::new(Arc::clone(&state))))
@@ -166,6 +203,7 @@ pub async fn serve_with_listener(
     let served = idcard_server::serve_grpc(
         listener,
         Exposure {
+            service: SERVICE,
             routes,
             service_names: &[
                 review_service_server::SERVICE_NAME,

@@ -14,12 +14,14 @@ use idcard_proto::v1::{
     ApproveApplicationRequest, ApproveApplicationResponse, ImportResidentsRequest, ImportResidentsResponse,
     ListPendingApplicationsRequest, ListPendingApplicationsResponse, RejectApplicationRequest,
     RejectApplicationResponse, ReviewCaseSummary, ReviewServiceGetApplicationRequest,
-    ReviewServiceGetApplicationResponse,
+    ReviewServiceGetApplicationResponse, ReviewServiceListOverdueRequest, ReviewServiceListOverdueResponse,
 };
 use idcard_server::idempotent::{self, check_request_id};
 use idcard_server::status::{self, FieldError, invalid_argument};
+use idcard_server::trace::application_span;
 use idcard_server::wire::{date_to_wire, ms_to_timestamp, page_after, page_size, parse_uuid, required_text, today_cst};
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::actor::Actor;
@@ -28,7 +30,7 @@ use crate::decision::Decider;
 use crate::register::{ImportRow, check_import};
 use crate::store::{self, Upserted};
 use crate::wire::{kind_to_wire, optional_text};
-use crate::{State, audit, decision};
+use crate::{State, audit, decision, overdue};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
@@ -167,6 +169,9 @@ impl ReviewService for Handlers {
             actor: &actor,
             reviewer: &reviewer,
         };
+        let trace = store::trace::of(&self.state.db, application_id)
+            .await
+            .map_err(status::from_db)?;
         let (response, new) = idempotent::run(
             &self.state.db,
             &keys,
@@ -175,6 +180,7 @@ impl ReviewService for Handlers {
             &request,
             async |tx| decision::approve(tx, &keys, &self.state.publisher, &decider, application_id, &note).await,
         )
+        .instrument(application_span(crate::SERVICE, "ApproveApplication", trace.as_deref()))
         .await?;
         if new {
             self.state.relay.wake();
@@ -209,6 +215,9 @@ impl ReviewService for Handlers {
             actor: &actor,
             reviewer: &reviewer,
         };
+        let trace = store::trace::of(&self.state.db, application_id)
+            .await
+            .map_err(status::from_db)?;
         let (response, new) = idempotent::run(
             &self.state.db,
             &keys,
@@ -217,6 +226,7 @@ impl ReviewService for Handlers {
             &request,
             async |tx| decision::reject(tx, &keys, &decider, application_id, rejection).await,
         )
+        .instrument(application_span(crate::SERVICE, "RejectApplication", trace.as_deref()))
         .await?;
         if new {
             self.state.relay.wake();
@@ -319,6 +329,17 @@ impl ReviewService for Handlers {
         );
         Ok(Response::new(response))
     }
+
+    #[tracing::instrument(skip_all, fields(jurisdiction = %request.get_ref().jurisdiction_code))]
+    async fn list_overdue(
+        &self,
+        request: Request<ReviewServiceListOverdueRequest>,
+    ) -> Result<Response<ReviewServiceListOverdueResponse>, Status> {
+        let actor = Actor::of(&request);
+        overdue::list(&self.state, &actor, request.get_ref())
+            .await
+            .map(Response::new)
+    }
 }
 
 /// The reviewer recorded on a decision: the token subject. The request's free-text
@@ -364,7 +385,7 @@ fn check_import_scope(actor: &Actor, rows: &[ImportRow]) -> Result<(), Status> {
 }
 
 /// A jurisdiction: a GB/T 2260 code or a prefix of one, 2 to 6 digits.
-fn check_jurisdiction(code: &str) -> Result<&str, FieldError> {
+pub(crate) fn check_jurisdiction(code: &str) -> Result<&str, FieldError> {
     let code = code.trim();
     if (2..=6).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()) {
         Ok(code)

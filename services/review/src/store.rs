@@ -10,19 +10,21 @@
 //! prost-encoded blobs.
 
 mod cases;
+pub mod deadlines;
 mod loss_reports;
 mod online;
 mod register;
 mod reseal;
 mod sealing;
+pub mod trace;
 
 use idcard_db::DbError;
 use time::Date;
 use time::macros::format_description;
 
 pub use cases::{
-    Approval, NewCase, case_region, find_case, insert_case, list_pending, mark_production_ordered, record_approval,
-    record_rejection,
+    Approval, NewCase, case_region, count_cases_by_state, find_case, insert_case, list_pending,
+    mark_production_ordered, record_approval, record_rejection,
 };
 pub use loss_reports::{
     active_reports_of_card, events_of, insert_event, insert_report, report_by_number, report_number_known,

@@ -144,6 +144,16 @@ impl Answer {
         }
     }
 
+    /// The `answer` label of `idcard_verifications_total`, as the wire enum names it.
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            Answer::Valid => "VALID",
+            Answer::ReportedLost => "REPORTED_LOST",
+            Answer::Invalidated => "INVALIDATED",
+            Answer::NoMatch => "NO_MATCH",
+        }
+    }
+
     pub fn to_wire(self) -> pb::VerificationAnswer {
         match self {
             Answer::Valid => pb::VerificationAnswer::Valid,

@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 
-use idcard_server::settings::CommonSettings;
+use idcard_server::settings::{CommonSettings, InvalidSettings};
 
 /// Verifications a token may make per second on average, unless
 /// `IDCARD_VERIFY_RATE_PER_SECOND` says otherwise.
@@ -44,6 +44,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// Every wrong setting, or `Ok`. `serve` checks them first; `main` prints them and
+    /// exits with 2.
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        self.common.validate()
+    }
+
     /// Settings for a service on `database_url`, every other value at its default (tests,
     /// `idctl up`).
     pub fn for_database(database_url: impl Into<String>) -> Config {

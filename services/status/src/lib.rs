@@ -52,6 +52,9 @@ pub use verification::FLUSH_INTERVAL as VERIFICATION_FLUSH_INTERVAL;
 /// The port the service listens on unless `IDCARD_LISTEN_ADDR` says otherwise.
 pub const DEFAULT_PORT: u16 = 50054;
 
+/// The `service` label of this service's metrics.
+const SERVICE: &str = "status";
+
 /// Found cards re-sealed per transaction after a key rotation.
 const RESEAL_BATCH: u32 = 100;
 
@@ -84,6 +87,7 @@ pub async fn serve_with_listener(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    config.validate()?;
     let common = &config.common;
     let keys = common.key_source()?;
     let peers = common.peers()?;
@@ -94,7 +98,7 @@ pub async fn serve_with_listener(
         db.clone(),
         keys.clone(),
         delivery::StatusDeliverer::new(peers.clone()),
-        common.relay_config(),
+        common.relay_config(SERVICE),
     );
     let relay_handle = relay.handle();
     let mut background = Background::start(&db, &keys, relay, common.key_reload_interval);
@@ -129,6 +133,7 @@ pub async fn serve_with_listener(
     ];
     tracing::info!(addr = ?listener.local_addr().ok(), "status service listening");
     let exposure = Exposure {
+        service: SERVICE,
         routes,
         service_names: &names,
         policy: idcard_auth::policy::status(),

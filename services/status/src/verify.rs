@@ -84,6 +84,8 @@ impl CardStatusService for CardStatus {
         let indexed = store::status_for(&self.db, &keys, &printed).await.map_err(from_db)?;
         let answer = card::answer(indexed, today);
         self.record(&verifier, answer.as_str()).await?;
+        metrics::counter!("idcard_verifications_total", "service" => crate::SERVICE, "answer" => answer.metric_label())
+            .increment(1);
         tracing::debug!(verifier, answer = answer.as_str(), "card verified");
         Ok(Response::new(VerifyCardResponse {
             answer: answer.to_wire().into(),

@@ -86,6 +86,14 @@ impl ReviewService for Review {
         self.0.caller(&request);
         Ok(Response::new(ImportResidentsResponse::default()))
     }
+
+    async fn list_overdue(
+        &self,
+        request: Request<idcard_proto::v1::ReviewServiceListOverdueRequest>,
+    ) -> Result<Response<idcard_proto::v1::ReviewServiceListOverdueResponse>, Status> {
+        self.0.caller(&request);
+        Ok(Response::new(Default::default()))
+    }
 }
 
 struct Inbox(Seen);

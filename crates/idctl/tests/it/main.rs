@@ -4,6 +4,8 @@
 
 mod flow;
 mod id_check;
+mod load;
 mod outbox;
+mod overdue;
 mod register;
 mod support;

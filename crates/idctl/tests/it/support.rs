@@ -42,6 +42,8 @@ fn token_for(security: &DevSecurity, args: &[&str]) -> Option<String> {
         Some("acceptance") => Role::Clerk,
         Some("review" | "register") => Role::Reviewer,
         Some("production") => Role::ProductionOperator,
+        // Reads all three services.
+        Some("overdue") => Role::Auditor,
         _ => return None,
     };
     security
@@ -133,6 +135,9 @@ pub fn citizen_id(first17: &str) -> String {
 pub struct TestStack {
     pub urls: Urls,
     pub acceptance_db: String,
+    pub review_db: String,
+    /// Each service's Prometheus text (`GET /metrics` on its plaintext probe port).
+    pub metrics_urls: Vec<String>,
     shutdown: CancellationToken,
     stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dbs: Vec<TestDb>,
@@ -158,7 +163,16 @@ impl TestStack {
             notify_file,
         )
         .await
-        .expect("bind three ports");
+        .expect("bind three ports")
+        .with_probe_ports([0; 4])
+        .await
+        .expect("probe ports");
+        let metrics_urls = stack
+            .probe_addrs()
+            .expect("probe ports")
+            .iter()
+            .map(|addr| format!("http://{addr}/metrics"))
+            .collect();
         let urls = stack.urls();
         let (acceptance, review, production, status) = (urls.acceptance, urls.review, urls.production, urls.status);
         let configs = stack
@@ -176,6 +190,8 @@ impl TestStack {
                 security: Some(security),
             },
             acceptance_db: dbs[0].url.clone(),
+            review_db: dbs[1].url.clone(),
+            metrics_urls,
             shutdown,
             stopped,
             _dbs: dbs,

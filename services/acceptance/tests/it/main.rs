@@ -6,9 +6,12 @@
 
 mod access;
 mod at_rest;
+mod deadlines;
 mod delivery;
 mod limits;
 mod loss;
 mod notify;
 mod rotation;
+mod settings;
+mod shutdown;
 mod support;

@@ -76,8 +76,9 @@ pub const FINGERPRINT_MARK: &[u8] = b"FINGERPRINT-TEMPLATE-a93c";
 pub struct Security {
     pub pki: DevPki,
     issuer: Issuer,
-    /// `kid=PATH` of the issuer's public key, as the service is configured with it.
-    public_keys: String,
+    /// `kid=PATH` of the issuer's public key, as the service is configured with it
+    /// (`IDCARD_AUTH_PUBLIC_KEYS`).
+    pub public_keys: String,
     _dir: tempfile::TempDir,
 }
 
@@ -411,6 +412,8 @@ impl TestApp {
         config.common.instance_name = Some("acceptance".to_string());
         config.common.peers = format!("review={}", review.url);
         config.common.relay_poll_interval = Duration::from_millis(100);
+        // Nothing routes traffic to it: stop without a grace period.
+        config.common.shutdown_grace = Duration::ZERO;
         config.common.relay_base_backoff = Duration::from_millis(50);
         config.common.relay_max_backoff = Duration::from_secs(1);
         config.common.key_file = Some(key_file.clone());

@@ -13,5 +13,6 @@ mod delivery;
 mod dispatch;
 mod jobs;
 mod orders;
+mod overdue;
 mod quality_checks;
 mod support;

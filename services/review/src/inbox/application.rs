@@ -80,6 +80,10 @@ pub async fn receive(
         .await
         .map_err(status::from_db)?;
     if inserted {
+        // The reviewer's decision resumes this trace, the application's.
+        store::trace::keep_current(&mut tx, received.application_id)
+            .await
+            .map_err(status::from_db)?;
         audit::record(
             &mut tx,
             Entry {

@@ -179,6 +179,16 @@ pub struct PendingCase {
     pub finding_count: i32,
 }
 
+/// How many cases are in each state (for the `idcard_review_cases` gauge).
+pub async fn count_cases_by_state(db: &Db) -> Result<Vec<(String, i64)>, DbError> {
+    let counts: Vec<(String, i64)> = on_db!(db, |pool| {
+        sqlx::query_as("SELECT state, COUNT(*) FROM review_cases GROUP BY state")
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(counts)
+}
+
 type PendingColumns = (i64, Uuid, String, String, Vec<u8>, String, i64, String, i32);
 
 /// Pending cases whose six-digit domicile code lies in `[lowest, highest]` (a jurisdiction

@@ -10,6 +10,7 @@ mod import;
 mod inbox;
 mod loss;
 mod online;
+mod overdue;
 mod pending;
 mod security;
 mod support;

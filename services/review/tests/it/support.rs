@@ -306,6 +306,8 @@ impl App {
         config.common.instance_name = Some(INSTANCE.to_string());
         config.notify.notify_file = Some(notify_file.clone());
         config.common.relay_poll_interval = Duration::from_millis(50);
+        // Nothing routes traffic to it: stop without a grace period.
+        config.common.shutdown_grace = Duration::ZERO;
         config.common.relay_base_backoff = Duration::from_millis(20);
         config.common.relay_max_backoff = Duration::from_millis(200);
         config.common.peer_timeout = Duration::from_secs(5);

@@ -359,6 +359,8 @@ impl TestApp {
         config.common.peers = format!("{ISSUER}=https://{review}");
         config.common.peer_timeout = Duration::from_secs(2);
         config.common.relay_poll_interval = Duration::from_millis(50);
+        // Nothing routes traffic to it: stop without a grace period.
+        config.common.shutdown_grace = Duration::ZERO;
         config.common.relay_base_backoff = Duration::from_millis(20);
         config.common.relay_max_backoff = Duration::from_millis(200);
         config.common.relay_max_attempts = 1000;
