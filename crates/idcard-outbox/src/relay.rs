@@ -198,24 +198,77 @@ impl<D: Deliverer> Relay<D> {
                 .instrument(span),
             );
         }
+        // Outcomes are recorded as they come, those that arrived together in one
+        // transaction: one commit (on SQLite, one turn of the write lock) per group
+        // rather than per message.
         while let Some(joined) = deliveries.join_next().await {
-            let Ok((message, outcome, span)) = joined else { continue };
-            // In the delivery's span: what `on_delivered` enqueues joins the same trace.
+            let mut group: Vec<Settled> = joined.into_iter().collect();
+            while let Some(joined) = deliveries.try_join_next() {
+                group.extend(joined);
+            }
+            self.settle_group(group).await;
+        }
+        Ok(claimed)
+    }
+
+    /// Records `group`'s outcomes in one transaction; if that fails, each on its own, so
+    /// that one message's failing hook does not hold up the others.
+    async fn settle_group(&self, group: Vec<Settled>) {
+        if group.len() > 1 {
+            match self.settle_together(&group).await {
+                Ok(()) => return,
+                Err(err) => tracing::debug!(error = %err, count = group.len(), "settling together failed; one by one"),
+            }
+        }
+        for (message, outcome, span) in group {
             if let Err(err) = self.settle(&message, outcome).instrument(span).await {
                 // The claim expires and the row is tried again; the receiver's inbox
                 // makes the repeat harmless.
                 tracing::warn!(error = %err, message_id = %message.message_id, "could not record delivery outcome");
             }
         }
-        Ok(claimed)
+    }
+
+    async fn settle_together(&self, group: &[Settled]) -> Result<(), DbError> {
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        let mut settled = Vec::with_capacity(group.len());
+        for (message, outcome, span) in group {
+            // In the delivery's span: what `on_delivered` enqueues joins the same trace.
+            let state = self
+                .record(&mut tx, message, outcome.clone(), now)
+                .instrument(span.clone())
+                .await?;
+            settled.push(state);
+        }
+        tx.commit().await?;
+        for ((message, _, _), state) in group.iter().zip(settled) {
+            self.count(message, state, now);
+        }
+        Ok(())
     }
 
     async fn settle(&self, message: &Message, outcome: Result<(), DeliveryError>) -> Result<(), DbError> {
         let now = now_ms();
         let mut tx = self.db.begin().await?;
+        let settled = self.record(&mut tx, message, outcome, now).await?;
+        tx.commit().await?;
+        self.count(message, settled, now);
+        Ok(())
+    }
+
+    /// Writes one delivery's outcome in `tx`: delivered (and the deliverer's hook), back
+    /// to pending with a backoff, or dead. Returns the outcome's metric label.
+    async fn record(
+        &self,
+        tx: &mut Tx,
+        message: &Message,
+        outcome: Result<(), DeliveryError>,
+        now: i64,
+    ) -> Result<&'static str, DbError> {
         let settled = match outcome {
             Ok(()) => {
-                on_tx!(&mut tx, |conn| {
+                on_tx!(&mut *tx, |conn| {
                     sqlx::query(
                         "UPDATE outbox SET state = 'delivered', delivered_at_ms = $1, claimed_until_ms = NULL, \
                          attempts = attempts + 1 WHERE seq = $2",
@@ -226,7 +279,7 @@ impl<D: Deliverer> Relay<D> {
                     .await?
                     .rows_affected()
                 });
-                self.deliverer.on_delivered(&mut tx, message).await?;
+                self.deliverer.on_delivered(tx, message).await?;
                 tracing::debug!(message_id = %message.message_id, kind = %message.kind, "delivered");
                 "delivered"
             }
@@ -239,7 +292,7 @@ impl<D: Deliverer> Relay<D> {
                 let next =
                     now.saturating_add(i64::try_from(backoff(&self.config, attempts).as_millis()).unwrap_or(i64::MAX));
                 let state = if dead { "dead" } else { "pending" };
-                on_tx!(&mut tx, |conn| {
+                on_tx!(&mut *tx, |conn| {
                     sqlx::query(
                         "UPDATE outbox SET state = $1, attempts = $2, next_attempt_at_ms = $3, claimed_until_ms = NULL, \
                          last_error = $4 WHERE seq = $5",
@@ -263,9 +316,7 @@ impl<D: Deliverer> Relay<D> {
                 if dead { "dead" } else { "retry" }
             }
         };
-        tx.commit().await?;
-        self.count(message, settled, now);
-        Ok(())
+        Ok(settled)
     }
 
     /// Counts a settled delivery and, when delivered, how long the message took from
@@ -304,6 +355,9 @@ fn delivery_span(service: &'static str, message: &Message) -> Span {
     trace_context::record_trace_id(&span);
     span
 }
+
+/// A finished delivery: the message, its outcome, and the span it ran in.
+type Settled = (Message, Result<(), DeliveryError>, Span);
 
 /// How often delivered rows past their retention are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -354,12 +408,15 @@ async fn claim(db: &Db, config: &RelayConfig) -> Result<Vec<(Message, String)>, 
         idcard_db::Backend::Sqlite => CLAIM_SQLITE,
         idcard_db::Backend::Postgres => CLAIM_POSTGRES,
     };
-    let mut messages: Vec<(Message, String)> = on_db!(db, |pool| {
+    // In a write transaction, so that on SQLite the claim queues with the other writers
+    // of this process instead of sleeping in the busy handler.
+    let mut tx = db.begin().await?;
+    let mut messages: Vec<(Message, String)> = on_tx!(&mut tx, |conn| {
         sqlx::query(sql)
             .bind(until)
             .bind(now)
             .bind(limit)
-            .fetch_all(pool)
+            .fetch_all(conn)
             .await?
             .into_iter()
             .map(|row| {
@@ -378,6 +435,7 @@ async fn claim(db: &Db, config: &RelayConfig) -> Result<Vec<(Message, String)>, 
             })
             .collect()
     });
+    tx.commit().await?;
     messages.sort_by_key(|(m, _)| m.seq);
     Ok(messages)
 }
