@@ -19,6 +19,10 @@ export PGSSLMODE=${PGSSLMODE:-disable}
 DURATION=${DURATION:-20s}
 FLOW_DURATION=${FLOW_DURATION:-30s}
 CONCURRENCY=${CONCURRENCY:-32}
+# Citizens prepared (imported before the clock starts); a run that uses them all up stops
+# early and says so: raise these with the durations.
+SUBMIT_POOL=${SUBMIT_POOL:-20000}
+FLOW_POOL=${FLOW_POOL:-6000}
 WORK=${WORK:-$(mktemp -d /tmp/idcard-bench.XXXXXX)}
 OUT=bench/results.md
 PORTS="--acceptance-port 56051 --review-port 56052 --production-port 56053 --status-port 56054 --probe-ports 56061,56062,56063,56064"
@@ -72,7 +76,7 @@ load() {
 echo "== submit ($DURATION at $CONCURRENCY) and its pgbench ceiling"
 start_stack submit
 idle_rss=$(rss_kib "$STACK_PID")
-load submit --scenario submit --concurrency "$CONCURRENCY" --duration "$DURATION" --pool 100000 --settle 600s
+load submit --scenario submit --concurrency "$CONCURRENCY" --duration "$DURATION" --pool "$SUBMIT_POOL" --settle 600s
 submit_rss=$(rss_kib "$STACK_PID")
 # The sizes the real run stored, for the pgbench transaction.
 read -r submission fingerprints payload < <(psql -tA -F' ' "$(psql_url idcard_acceptance)" -c \
@@ -104,7 +108,7 @@ stop_stack
 
 echo "== flow ($FLOW_DURATION at $CONCURRENCY)"
 start_stack flow
-load flow --scenario flow --concurrency "$CONCURRENCY" --duration "$FLOW_DURATION" --pool 100000 --settle 600s
+load flow --scenario flow --concurrency "$CONCURRENCY" --duration "$FLOW_DURATION" --pool "$FLOW_POOL" --settle 600s
 flow_rss=$(rss_kib "$STACK_PID")
 stop_stack
 
