@@ -21,6 +21,7 @@ pub mod wire;
 
 pub use grpc::{Exposure, ServeError, serve_grpc};
 pub use peers::{PeerChannel, PeerError, Peers, parse_pairs};
+pub use rpc_metrics::code_name;
 pub use telemetry::{TelemetryConfig, flush_traces, init_telemetry, init_tracing, shutdown_tracing};
 
 use tokio_util::sync::CancellationToken;

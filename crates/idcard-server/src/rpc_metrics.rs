@@ -176,7 +176,7 @@ fn known_methods() -> &'static HashMap<String, String> {
 }
 
 /// The canonical upper-case name of `code`, as gRPC's status code table spells it.
-pub(crate) fn code_name(code: Code) -> &'static str {
+pub fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",

@@ -112,13 +112,27 @@ fn sort(rows: &mut [Row]) {
     });
 }
 
-async fn acceptance(args: &Args, endpoints: &Endpoints) -> anyhow::Result<Vec<Row>> {
-    let token = args.acceptance_token.as_deref();
-    let mut client = AcceptanceServiceClient::new(endpoints.channel(&endpoints.acceptance_url, token).await?);
+/// Every page of a list: `fetch` takes a page token and returns the page's rows and the
+/// next token (empty after the last page).
+async fn every_page(fetch: impl AsyncFn(String) -> anyhow::Result<(Vec<Row>, String)>) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     let mut page_token = String::new();
     loop {
+        let (page, next) = fetch(page_token).await?;
+        rows.extend(page);
+        if next.is_empty() {
+            return Ok(rows);
+        }
+        page_token = next;
+    }
+}
+
+async fn acceptance(args: &Args, endpoints: &Endpoints) -> anyhow::Result<Vec<Row>> {
+    let token = args.acceptance_token.as_deref();
+    let client = AcceptanceServiceClient::new(endpoints.channel(&endpoints.acceptance_url, token).await?);
+    every_page(async |page_token| {
         let page = client
+            .clone()
             .list_overdue(pb::AcceptanceServiceListOverdueRequest {
                 acceptance_point_code: args.point.clone().unwrap_or_default(),
                 due_within_days: args.due_within_days,
@@ -127,7 +141,7 @@ async fn acceptance(args: &Args, endpoints: &Endpoints) -> anyhow::Result<Vec<Ro
             })
             .await?
             .into_inner();
-        rows.extend(page.applications.iter().map(|a| {
+        let rows = page.applications.iter().map(|a| {
             let (stage, due_date, days_overdue) = deadline(a.deadline.as_ref());
             Row {
                 service: "acceptance",
@@ -141,21 +155,18 @@ async fn acceptance(args: &Args, endpoints: &Endpoints) -> anyhow::Result<Vec<Ro
                 extended: a.extension.is_some(),
                 extension_reason: a.extension.as_ref().map(|e| e.reason.clone()),
             }
-        }));
-        if page.next_page_token.is_empty() {
-            return Ok(rows);
-        }
-        page_token = page.next_page_token;
-    }
+        });
+        Ok((rows.collect(), page.next_page_token))
+    })
+    .await
 }
 
 async fn review(args: &Args, endpoints: &Endpoints) -> anyhow::Result<Vec<Row>> {
     let token = args.review_token.as_deref();
-    let mut client = ReviewServiceClient::new(endpoints.channel(&endpoints.review_url, token).await?);
-    let mut rows = Vec::new();
-    let mut page_token = String::new();
-    loop {
+    let client = ReviewServiceClient::new(endpoints.channel(&endpoints.review_url, token).await?);
+    every_page(async |page_token| {
         let page = client
+            .clone()
             .list_overdue(pb::ReviewServiceListOverdueRequest {
                 jurisdiction_code: args.jurisdiction.clone().unwrap_or_default(),
                 due_within_days: args.due_within_days,
@@ -164,7 +175,7 @@ async fn review(args: &Args, endpoints: &Endpoints) -> anyhow::Result<Vec<Row>> 
             })
             .await?
             .into_inner();
-        rows.extend(page.cases.iter().map(|c| {
+        let rows = page.cases.iter().map(|c| {
             let (stage, due_date, days_overdue) = deadline(c.deadline.as_ref());
             Row {
                 service: "review",
@@ -178,21 +189,18 @@ async fn review(args: &Args, endpoints: &Endpoints) -> anyhow::Result<Vec<Row>> 
                 extended: false,
                 extension_reason: None,
             }
-        }));
-        if page.next_page_token.is_empty() {
-            return Ok(rows);
-        }
-        page_token = page.next_page_token;
-    }
+        });
+        Ok((rows.collect(), page.next_page_token))
+    })
+    .await
 }
 
 async fn production(args: &Args, endpoints: &Endpoints) -> anyhow::Result<Vec<Row>> {
     let token = args.production_token.as_deref();
-    let mut client = ProductionServiceClient::new(endpoints.channel(&endpoints.production_url, token).await?);
-    let mut rows = Vec::new();
-    let mut page_token = String::new();
-    loop {
+    let client = ProductionServiceClient::new(endpoints.channel(&endpoints.production_url, token).await?);
+    every_page(async |page_token| {
         let page = client
+            .clone()
             .list_overdue(pb::ProductionServiceListOverdueRequest {
                 acceptance_point_code: args.point.clone().unwrap_or_default(),
                 due_within_days: args.due_within_days,
@@ -201,7 +209,7 @@ async fn production(args: &Args, endpoints: &Endpoints) -> anyhow::Result<Vec<Ro
             })
             .await?
             .into_inner();
-        rows.extend(page.jobs.iter().map(|j| {
+        let rows = page.jobs.iter().map(|j| {
             let (stage, due_date, days_overdue) = deadline(j.deadline.as_ref());
             Row {
                 service: "production",
@@ -215,12 +223,10 @@ async fn production(args: &Args, endpoints: &Endpoints) -> anyhow::Result<Vec<Ro
                 extended: false,
                 extension_reason: None,
             }
-        }));
-        if page.next_page_token.is_empty() {
-            return Ok(rows);
-        }
-        page_token = page.next_page_token;
-    }
+        });
+        Ok((rows.collect(), page.next_page_token))
+    })
+    .await
 }
 
 fn deadline(deadline: Option<&pb::Deadline>) -> (&'static str, String, i32) {
