@@ -390,16 +390,8 @@ fn fast(mut configs: Configs) -> Configs {
 
 /// Two tests run at once and the replicas test starts eight services: small pools keep
 /// them under PostgreSQL's default 100 connections.
-pub fn small_pools(mut configs: Configs) -> Configs {
-    for common in [
-        &mut configs.acceptance.common,
-        &mut configs.review.common,
-        &mut configs.production.common,
-        &mut configs.status.common,
-    ] {
-        common.db_max_connections = 4;
-    }
-    configs
+pub fn small_pools(configs: Configs) -> Configs {
+    configs.with_db_pool(4)
 }
 
 pub fn new_id() -> String {

@@ -23,6 +23,7 @@ pub mod policy;
 mod settings;
 mod tls;
 mod token;
+mod token_cache;
 
 pub use caller::{ALL_SCOPE, Caller, Claims, Role, UnknownRole};
 pub use error::{AuthError, ERROR_DOMAIN};

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::caller::unix_now;
 use crate::keys::{self, PUBLIC_KEY_SUFFIX, SigningKeyFiles, check_kid};
+use crate::token_cache::TokenCache;
 use crate::{ALL_SCOPE, AuthError, Caller, Claims, Role};
 
 /// The longest clock skew a verifier tolerates, whatever the setting says.
@@ -26,11 +27,27 @@ pub const DEFAULT_ISSUER: &str = "idcard";
 /// Verifies bearer tokens against the configured public keys, by key id.
 ///
 /// Rotation: configure the new public key next to the old one, move issuers to the new
-/// key, and remove the old one once its last token has expired.
-#[derive(Clone)]
+/// key, and remove the old one once its last token has expired. The keys are read when
+/// the verifier is built (at service start); removing one takes a restart.
+///
+/// A token that verified is remembered (by its SHA-256, a bounded number of them) until
+/// its `exp` passes, so a front end calling again with the same token skips the
+/// signature check; a token that fails is never remembered. Adding a key or setting the
+/// issuer starts the memory afresh, and a clone starts with an empty one.
 pub struct Verifier {
     keys: BTreeMap<String, DecodingKey>,
     validation: Validation,
+    cache: TokenCache,
+}
+
+impl Clone for Verifier {
+    fn clone(&self) -> Self {
+        Verifier {
+            keys: self.keys.clone(),
+            validation: self.validation.clone(),
+            cache: TokenCache::default(),
+        }
+    }
 }
 
 impl Verifier {
@@ -47,6 +64,7 @@ impl Verifier {
         Verifier {
             keys: BTreeMap::new(),
             validation,
+            cache: TokenCache::default(),
         }
     }
 
@@ -67,6 +85,7 @@ impl Verifier {
     /// Accept only tokens whose `iss` is `issuer`.
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.validation.set_issuer(&[issuer.into()]);
+        self.cache = TokenCache::default();
         self
     }
 
@@ -81,6 +100,7 @@ impl Verifier {
             ));
         }
         self.keys.insert(kid.to_string(), DecodingKey::from_ed_der(&raw));
+        self.cache = TokenCache::default();
         Ok(())
     }
 
@@ -145,8 +165,21 @@ impl Verifier {
 
     /// The caller a token stands for, or why it does not verify. Checked in this order:
     /// shape, algorithm (EdDSA only), key id, signature, then the claims (`exp` with the
-    /// leeway, `iss` when configured, the scope's shape).
+    /// leeway, `iss` when configured, the scope's shape). A token that verified before
+    /// answers from memory while its `exp` (with the leeway) has not passed.
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let key = TokenCache::digest(token);
+        let leeway = self.validation.leeway;
+        if let Some(caller) = self.cache.get(&key, unix_now(), leeway) {
+            return Ok(caller);
+        }
+        let caller = self.verify_uncached(token)?;
+        // Read after the checks, so that a later hit is never before the time they ran.
+        self.cache.insert(key, &caller, unix_now(), leeway);
+        Ok(caller)
+    }
+
+    fn verify_uncached(&self, token: &str) -> Result<Caller, AuthError> {
         let header = peek_header(token)?;
         if header.alg != "EdDSA" {
             return Err(AuthError::WrongAlgorithm(header.alg));
@@ -470,6 +503,76 @@ mod tests {
             )
             .unwrap();
         assert!(keys.verifier.verify(&token).unwrap().is_citizen("11010519491231002X"));
+    }
+
+    #[test]
+    fn a_remembered_token_answers_the_same_caller() {
+        let keys = keys();
+        let token = keys
+            .k1
+            .issue("bank-1", Role::Verifier, vec![], Duration::from_secs(60))
+            .unwrap();
+        let first = keys.verifier.verify(&token).unwrap();
+        assert_eq!(keys.verifier.cache.len(), 1);
+        assert_eq!(keys.verifier.verify(&token).unwrap(), first);
+        assert_eq!(keys.verifier.cache.len(), 1);
+    }
+
+    #[test]
+    fn a_remembered_token_is_refused_once_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = Issuer::from_key_files(&generate_signing_key(dir.path(), "k1").unwrap()).unwrap();
+        let verifier = Verifier::from_dir(dir.path(), Duration::ZERO).unwrap();
+        let token = issuer
+            .issue("bank-1", Role::Verifier, vec![], Duration::from_secs(2))
+            .unwrap();
+        let exp = verifier.verify(&token).unwrap().claims().exp;
+        assert!(verifier.verify(&token).is_ok(), "from memory");
+        assert_eq!(verifier.cache.len(), 1);
+        while unix_now() <= exp {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(matches!(verifier.verify(&token), Err(AuthError::Expired)));
+        assert!(matches!(verifier.verify(&token), Err(AuthError::Expired)));
+        assert_eq!(verifier.cache.len(), 0);
+    }
+
+    #[test]
+    fn a_token_that_fails_is_refused_every_time_and_never_remembered() {
+        let keys = keys();
+        let other_dir = tempfile::tempdir().unwrap();
+        let impostor = Issuer::from_key_files(&generate_signing_key(other_dir.path(), "k1").unwrap()).unwrap();
+        let forged = impostor
+            .issue("a", Role::Verifier, vec![], Duration::from_secs(60))
+            .unwrap();
+        let mut claims = Claims::new("b", Role::Verifier, vec![], Duration::ZERO, "idcard");
+        claims.exp = unix_now() - 3600;
+        let expired = keys.k1.sign(&claims).unwrap();
+        for _ in 0..3 {
+            assert!(matches!(keys.verifier.verify(&forged), Err(AuthError::BadSignature)));
+            assert!(matches!(keys.verifier.verify(&expired), Err(AuthError::Expired)));
+        }
+        assert_eq!(keys.verifier.cache.len(), 0);
+    }
+
+    #[test]
+    fn a_changed_configuration_does_not_use_what_the_old_one_verified() {
+        let keys = keys();
+        let token = keys
+            .k1
+            .issue("a", Role::Auditor, vec![], Duration::from_secs(60))
+            .unwrap();
+        assert!(keys.verifier.verify(&token).is_ok());
+        let strict = keys.verifier.clone().with_issuer("https://idp.example");
+        assert!(matches!(strict.verify(&token), Err(AuthError::WrongIssuer)));
+        let mut verifier = keys.verifier;
+        assert!(verifier.verify(&token).is_ok());
+        let extra = tempfile::tempdir().unwrap();
+        let files = generate_signing_key(extra.path(), "k9").unwrap();
+        verifier.add_public_key_file("k9", &files.public_key).unwrap();
+        assert_eq!(verifier.cache.len(), 0);
+        let verifier = verifier.with_issuer("https://idp.example");
+        assert!(matches!(verifier.verify(&token), Err(AuthError::WrongIssuer)));
     }
 
     #[test]

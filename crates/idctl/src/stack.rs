@@ -48,6 +48,22 @@ pub struct Configs {
     pub status: status::Config,
 }
 
+impl Configs {
+    /// At most `connections` database connections per service (tests that run several
+    /// stacks at once against one PostgreSQL server stay under its connection limit).
+    pub fn with_db_pool(mut self, connections: u32) -> Configs {
+        for common in [
+            &mut self.acceptance.common,
+            &mut self.review.common,
+            &mut self.production.common,
+            &mut self.status.common,
+        ] {
+            common.db_max_connections = connections;
+        }
+        self
+    }
+}
+
 impl Stack {
     /// Binds the four ports; the services will use `security`, and write applicant
     /// notifications to `notify_file` (JSON lines, recipients masked).

@@ -123,6 +123,15 @@ impl Pool {
         self.provinces.len()
     }
 
+    /// The two-digit codes of those provinces.
+    pub fn province_codes(&self) -> Vec<u32> {
+        self.provinces
+            .iter()
+            .filter_map(|counties| counties.first())
+            .map(|county| county / 10_000)
+            .collect()
+    }
+
     /// Citizen `i` (`i < size`).
     pub fn citizen(&self, i: u64) -> anyhow::Result<Citizen> {
         let provinces = self.provinces.len() as u64;
@@ -295,6 +304,22 @@ impl Citizen {
             appearance_changed: false,
             clerk: clerk.to_string(),
             loss_report_number: String::new(),
+        }
+    }
+
+    /// The citizen reports their card lost at `point`, identified by fingerprint.
+    pub fn loss_request(&self, point: &str) -> pb::ReportLossRequest {
+        pb::ReportLossRequest {
+            request_id: Uuid::now_v7().to_string(),
+            acceptance_point_code: point.to_string(),
+            citizen_id: self.citizen_id.as_str().to_string(),
+            name: self.name.clone(),
+            domicile_region_code: self.domicile.as_string(),
+            kind: pb::LossKind::Lost.into(),
+            circumstance: "load generator: lost on the way to work".to_string(),
+            identity: Some(pb::IdentityConfirmation {
+                method: Some(pb::identity_confirmation::Method::FingerprintMatched(true)),
+            }),
         }
     }
 

@@ -1,12 +1,15 @@
 //! `idctl load`: a load generator against a running stack (issue 9).
 //!
-//! Three scenarios, each prepared before the clock starts:
+//! Four scenarios, each prepared before the clock starts:
 //!
 //! - `submit`: `SubmitApplication` only, one distinct citizen per call;
 //! - `flow`: each application from the counter to collection, the generator acting as
 //!   clerk, reviewer and production operator (see [`flow`] for how waits, lost and
 //!   duplicated applications are counted);
-//! - `verify`: `VerifyCard` over a prepared set of cards the status service holds.
+//! - `verify`: `VerifyCard` over a prepared set of cards the status service holds;
+//! - `national-day`: a national peak day (100,000 applications, 30,000 loss reports,
+//!   1,000,000 verifications, times `--scale`) replayed as fast as the stack takes it,
+//!   reviewed by every province's bureau, with the peak backlog ([`day`]).
 //!
 //! The applicants are synthetic citizens with valid numbers, spread over every province
 //! the routing table serves, imported into the household register first
@@ -14,6 +17,7 @@
 //! one JSON line (`--json`).
 
 mod citizens;
+mod day;
 mod flow;
 mod host;
 mod recorder;
@@ -87,6 +91,11 @@ pub struct Args {
     /// flow: how often the generator lists applications and jobs waiting on it.
     #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
+    /// national-day: the share of a national peak day to replay: 1 is 100,000
+    /// applications, 30,000 loss reports and 1,000,000 verifications (--count and
+    /// --duration do not apply).
+    #[arg(long, default_value_t = 1.0, value_parser = scale)]
+    pub scale: f64,
     /// Prometheus endpoints (`http://HOST:PORT/metrics` on the services' plaintext probe
     /// ports) to read the outbox relay lag from, before and after the run. Repeat or
     /// separate with commas.
@@ -107,6 +116,9 @@ pub enum Scenario {
     Flow,
     /// VerifyCard over a prepared set of cards.
     Verify,
+    /// A national peak day compressed: applications to collection, loss reports and
+    /// verifications in the day's proportions, over every province's bureau.
+    NationalDay,
 }
 
 impl Scenario {
@@ -115,6 +127,7 @@ impl Scenario {
             Scenario::Submit => "submit",
             Scenario::Flow => "flow",
             Scenario::Verify => "verify",
+            Scenario::NationalDay => "national-day",
         }
     }
 }
@@ -164,6 +177,11 @@ impl Plan {
     /// The next operation's index into the pool, or `None` when the run is over. Handing
     /// out the last operation ends the run at once (see [`Plan::ended`]).
     pub fn next(&self) -> Option<u64> {
+        self.next_ticket().map(|(_, index)| index)
+    }
+
+    /// The next operation as (its place in the run, its index into the pool).
+    pub fn next_ticket(&self) -> Option<(u64, u64)> {
         if self.done.load(Ordering::Acquire) {
             return None;
         }
@@ -190,7 +208,7 @@ impl Plan {
                 self.finish();
             }
         }
-        Some(ticket % self.pool.max(1))
+        Some((ticket, ticket % self.pool.max(1)))
     }
 
     fn finish(&self) {
@@ -219,6 +237,15 @@ impl Plan {
                     }
                 }
             }
+        }
+    }
+
+    /// Operations handed out so far.
+    pub fn handed_out(&self) -> u64 {
+        let issued = self.issued.load(Ordering::Acquire);
+        match self.count {
+            Some(count) => issued.min(count),
+            None => issued,
         }
     }
 
@@ -324,6 +351,7 @@ pub async fn run(args: Args, endpoints: &Endpoints) -> anyhow::Result<ExitCode> 
         Scenario::Submit => submit::run(&cx).await?,
         Scenario::Flow => flow::run(&cx).await?,
         Scenario::Verify => verify::run(&cx).await?,
+        Scenario::NationalDay => day::run(&cx).await?,
     };
     if cx.args.json {
         println!("{}", summary.to_json());
@@ -359,6 +387,16 @@ fn metrics_urls(args: &Args, endpoints: &Endpoints) -> Vec<String> {
         .into_iter()
         .map(|port| format!("http://{host}:{port}/metrics"))
         .collect()
+}
+
+/// `--scale`: a share above 0 and at most 10 days.
+fn scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if scale > 0.0 && scale <= 10.0 {
+        Ok(scale)
+    } else {
+        Err("the scale is above 0 and at most 10".to_string())
+    }
 }
 
 /// A run id from the clock and the random bits of a UUID v7.
@@ -463,10 +501,9 @@ pub struct Measured {
     pub plan: Arc<Plan>,
     pub recorder: Recorder,
     pub prepared: summary::Prepared,
-    pub host_before: host::Snapshot,
-    pub host_after: host::Snapshot,
-    pub relay_before: relay_lag::Scrape,
-    pub relay_after: relay_lag::Scrape,
+    /// As the clock started, and as it stopped.
+    pub before: Readings,
+    pub after: Readings,
     /// Operations made.
     pub count: u64,
     /// Operations that succeeded.

@@ -150,6 +150,48 @@ pub fn parse(text: &str, name: &str) -> Buckets {
     Buckets(out)
 }
 
+/// Samples of the gauge `name` in Prometheus text, by their labels (sorted).
+pub fn gauge(text: &str, name: &str) -> BTreeMap<Vec<(String, String)>, f64> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().map(str::trim) {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        let Some((labels, value)) = split_sample(rest) else {
+            continue;
+        };
+        let (Some(mut labels), Ok(value)) = (parse_labels(labels), value.parse::<f64>()) else {
+            continue;
+        };
+        labels.sort();
+        out.insert(labels, value);
+    }
+    out
+}
+
+/// Gauges named `names` on every endpoint that answers: name -> labels -> value, a series
+/// taken from the first endpoint that has it (as for the histograms). `None` when no
+/// endpoint answered.
+pub async fn gauges(urls: &[String], names: &[&'static str]) -> Option<Gauges> {
+    let mut out: Option<Gauges> = None;
+    for url in urls {
+        let Ok(text) = fetch(url).await else {
+            continue;
+        };
+        let out = out.get_or_insert_with(Gauges::new);
+        for name in names {
+            let series = out.entry(*name).or_default();
+            for (labels, value) in gauge(&text, name) {
+                series.entry(labels).or_insert(value);
+            }
+        }
+    }
+    out
+}
+
+/// Gauge name -> labels -> value.
+pub type Gauges = BTreeMap<&'static str, BTreeMap<Vec<(String, String)>, f64>>;
+
 /// `{labels} value [timestamp]` (or ` value` without labels) -> (labels, value).
 fn split_sample(rest: &str) -> Option<(&str, &str)> {
     if let Some(inner) = rest.strip_prefix('{') {
@@ -273,6 +315,22 @@ async fn fetch(url: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gauges_are_read_by_their_labels_and_not_by_a_longer_name() {
+        let text = "# TYPE idcard_outbox_pending gauge\n\
+            idcard_outbox_pending{service=\"acceptance\",destination=\"review\"} 12\n\
+            idcard_outbox_pending_total 99\n\
+            idcard_outbox_pending{destination=\"production\",service=\"review\"} 3.5\n";
+        let found = gauge(text, "idcard_outbox_pending");
+        assert_eq!(found.len(), 2);
+        let key = vec![
+            ("destination".to_string(), "production".to_string()),
+            ("service".to_string(), "review".to_string()),
+        ];
+        assert_eq!(found.get(&key), Some(&3.5));
+        assert_eq!(found.values().sum::<f64>(), 15.5);
+    }
 
     const BEFORE: &str = r#"# HELP idcard_outbox_relay_lag_seconds Outbox row created to delivery acknowledged.
 # TYPE idcard_outbox_relay_lag_seconds histogram

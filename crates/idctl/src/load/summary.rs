@@ -8,8 +8,9 @@
 //! VerifyCard; flow: the end-to-end application time, submission sent to collection
 //! answered), `errors` (failed calls by gRPC status code, over every call the generator
 //! made), `calls` (latency per method), and the scenario's extras (flow: `lost`,
-//! `duplicated`, `abandoned`, `relay_lag`; verify: `answers`), `memory` (the stack's
-//! processes), `cpu` and `prepared`.
+//! `duplicated`, `abandoned`, `relay_lag`; verify: `answers`; national-day: those of
+//! flow for its applications and `day`, `jurisdictions`, `loss_reports`,
+//! `verifications`, `backlog`), `memory` (the stack's processes), `cpu` and `prepared`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -127,10 +128,8 @@ impl Summary {
             plan,
             recorder,
             prepared,
-            host_before,
-            host_after,
-            relay_before,
-            relay_after,
+            before,
+            after,
             count,
             ok,
             elapsed,
@@ -167,9 +166,9 @@ impl Summary {
             calls: recorder.calls.iter().map(|(m, h)| (*m, Latency::of(h))).collect(),
             errors: recorder.errors_by_code(),
             errors_by_call: recorder.errors.clone(),
-            relay: RelayLag::between(&relay_before, &relay_after),
-            host_before,
-            host_after,
+            relay: RelayLag::between(&before.relay, &after.relay),
+            host_before: before.host,
+            host_after: after.host,
             prepared,
             extras: Vec::new(),
             notes,

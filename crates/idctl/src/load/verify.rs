@@ -97,10 +97,8 @@ pub async fn run(cx: &Context) -> anyhow::Result<Summary> {
         plan,
         recorder,
         prepared,
-        host_before: before.host,
-        host_after: after.host,
-        relay_before: before.relay,
-        relay_after: after.relay,
+        before,
+        after,
         count,
         ok,
         elapsed,
@@ -124,7 +122,7 @@ pub async fn run(cx: &Context) -> anyhow::Result<Summary> {
 }
 
 /// `Bearer` values of `--verifiers` tokens with distinct subjects (none when insecure).
-fn verifier_tokens(cx: &Context) -> anyhow::Result<Vec<MetadataValue<Ascii>>> {
+pub(super) fn verifier_tokens(cx: &Context) -> anyhow::Result<Vec<MetadataValue<Ascii>>> {
     let mut out = Vec::new();
     for i in 0..cx.args.verifiers {
         let Some(token) = cx.token(&format!("load-verifier-{:x}-{i}", cx.run_id), Role::Verifier, &[])? else {
@@ -140,7 +138,7 @@ fn verifier_tokens(cx: &Context) -> anyhow::Result<Vec<MetadataValue<Ascii>>> {
 }
 
 /// Channels to the status service without a token of their own: each call carries one.
-async fn channels(cx: &Context) -> anyhow::Result<Vec<Channel>> {
+pub(super) async fn channels(cx: &Context) -> anyhow::Result<Vec<Channel>> {
     let ca = cx.endpoints.ca();
     let mut out = Vec::new();
     for _ in 0..cx.args.connections {
@@ -154,7 +152,7 @@ async fn channels(cx: &Context) -> anyhow::Result<Vec<Channel>> {
     Ok(out)
 }
 
-fn request_with(
+pub(super) fn request_with(
     request: pb::VerifyCardRequest,
     token: Option<&MetadataValue<Ascii>>,
 ) -> tonic::Request<pb::VerifyCardRequest> {

@@ -154,3 +154,76 @@ async fn without_a_probe_url_relay_lag_is_reported_unavailable() {
     assert!(out.contains("relay lag: not available (no probe url"), "{out}");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_national_day_in_small_takes_every_stream_to_its_end() {
+    let stack = TestStack::start().await;
+
+    // 1/2000 of the day: 50 applications, 15 loss reports, 500 verifications.
+    let summary = load(
+        &stack,
+        &[
+            "--scenario",
+            "national-day",
+            "--scale",
+            "0.0005",
+            "--concurrency",
+            "4",
+            "--verifiers",
+            "20",
+        ],
+    )
+    .await;
+
+    assert_eq!(summary["scenario"], "national-day");
+    assert_eq!(summary["day"]["applications"], 50, "{summary:#}");
+    assert_eq!(summary["count"], 50, "{summary:#}");
+    assert_eq!(summary["ok"], 50, "every application collected: {summary:#}");
+    assert_eq!(summary["lost"], 0, "{summary:#}");
+    assert_eq!(summary["duplicated"], 0, "{summary:#}");
+    no_errors(&summary);
+    // Approved by the bureau of each citizen's province, in at least 30 of them.
+    let jurisdictions = &summary["jurisdictions"];
+    assert!(
+        jurisdictions["bureaus"].as_u64().is_some_and(|n| n >= 30),
+        "{jurisdictions:#}"
+    );
+    assert!(
+        jurisdictions["with_collected_applications"]
+            .as_u64()
+            .is_some_and(|n| n >= 30),
+        "{jurisdictions:#}"
+    );
+    assert_eq!(summary["calls"]["ReviewService/ApproveApplication"]["count"], 50);
+
+    let losses = &summary["loss_reports"];
+    assert_eq!(losses["taken"], 15, "{losses:#}");
+    assert_eq!(losses["in_effect"], 15, "a bank is told of every report: {losses:#}");
+    assert_eq!(losses["active_at_acceptance"], 15, "{losses:#}");
+    assert_eq!(losses["not_in_effect"], 0, "{losses:#}");
+    assert_eq!(losses["refused"], 0, "{losses:#}");
+    assert_eq!(losses["duplicated"], 0, "{losses:#}");
+
+    let verifications = &summary["verifications"];
+    assert_eq!(verifications["ok"], 500, "{verifications:#}");
+    let answers = verifications["answers"].as_object().expect("answers");
+    let total: u64 = answers.values().filter_map(Value::as_u64).sum();
+    assert_eq!(total, 500, "{verifications:#}");
+    assert!(
+        answers.keys().all(|a| a == "VALID" || a == "REPORTED_LOST"),
+        "{verifications:#}"
+    );
+    assert!(
+        answers.get("REPORTED_LOST").is_some(),
+        "reports took effect during the day: {verifications:#}"
+    );
+
+    let backlog = &summary["backlog"];
+    assert!(backlog["readings"].as_u64().is_some_and(|n| n >= 1), "{backlog:#}");
+    assert!(backlog["peak_outbox_pending"].as_f64().is_some(), "{backlog:#}");
+    assert!(
+        backlog["outboxes_empty_after_day_s"].as_f64().is_some(),
+        "the outboxes emptied: {backlog:#}"
+    );
+    stack.stop().await;
+}

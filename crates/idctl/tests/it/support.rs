@@ -177,7 +177,9 @@ impl TestStack {
         let (acceptance, review, production, status) = (urls.acceptance, urls.review, urls.production, urls.status);
         let configs = stack
             .configs([0, 1, 2, 3].map(|i| dbs[i].url.clone()))
-            .expect("configurations");
+            .expect("configurations")
+            // Tests run side by side against one PostgreSQL server.
+            .with_db_pool(4);
         let shutdown = CancellationToken::new();
         let running = stack.spawn(configs, shutdown.clone());
         let stopped = tokio::spawn(running.wait(shutdown.clone()));

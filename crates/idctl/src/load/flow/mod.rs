@@ -66,7 +66,7 @@ const COLLECT: &str = "AcceptanceService/CollectCard";
 const ATTEMPTS: u32 = 5;
 /// Applications per second the default pool of a `--duration` run is sized for.
 const POOL_PER_SECOND: u64 = 600;
-const END_TO_END: &str = "end to end (submitted to collected)";
+pub(super) const END_TO_END: &str = "end to end (submitted to collected)";
 
 /// Clients of the three services, each under the generator's role there.
 #[derive(Clone)]
@@ -75,6 +75,62 @@ pub(super) struct Clients {
     pub(super) review: ReviewServiceClient<Authed>,
     pub(super) production: ProductionServiceClient<Authed>,
 }
+
+/// The generator's roles: the clerk of the run's point, a reviewer of every
+/// jurisdiction and a production operator, each with `--connections` channels.
+pub(super) struct Roles {
+    clerk: String,
+    reviewer: String,
+    operator: String,
+    acceptance: Vec<Authed>,
+    review: Vec<Authed>,
+    production: Vec<Authed>,
+}
+
+impl Roles {
+    pub(super) async fn connect(cx: &Context) -> anyhow::Result<Roles> {
+        let clerk = format!("load-clerk-{:x}", cx.run_id);
+        let operator = format!("load-operator-{:x}", cx.run_id);
+        let clerk_token = cx.token(&clerk, Role::Clerk, &[&cx.point])?;
+        let operator_token = cx.token(&operator, Role::ProductionOperator, &[ALL_SCOPE])?;
+        Ok(Roles {
+            acceptance: cx
+                .channels(&cx.endpoints.acceptance_url, clerk_token.as_deref())
+                .await?,
+            review: cx.reviewer_channels(cx.args.connections).await?,
+            production: cx
+                .channels(&cx.endpoints.production_url, operator_token.as_deref())
+                .await?,
+            clerk,
+            reviewer: cx.reviewer(),
+            operator,
+        })
+    }
+
+    /// The clerk's channels to the acceptance service (loss reports are taken there too).
+    pub(super) fn acceptance(&self) -> &[Authed] {
+        &self.acceptance
+    }
+
+    pub(super) fn clients(&self, i: usize) -> Clients {
+        Clients {
+            acceptance: AcceptanceServiceClient::new(self.acceptance[i % self.acceptance.len()].clone()),
+            review: ReviewServiceClient::new(self.review[i % self.review.len()].clone()),
+            production: ProductionServiceClient::new(self.production[i % self.production.len()].clone()),
+        }
+    }
+}
+
+/// A domicile bureau's reviewer: the applications domiciled in its province are
+/// approved by it, under a token scoped to the province.
+pub(super) struct Jurisdiction {
+    pub(super) reviewer: String,
+    pub(super) clients: Vec<ReviewServiceClient<Authed>>,
+}
+
+/// Province (the first two digits of a region code) -> its bureau's reviewer. Empty: the
+/// generator's reviewer of every jurisdiction approves everything.
+pub(super) type Jurisdictions = BTreeMap<u32, Jurisdiction>;
 
 /// What every worker shares.
 struct Shared {
@@ -85,6 +141,7 @@ struct Shared {
     clerk: String,
     reviewer: String,
     operator: String,
+    jurisdictions: Jurisdictions,
     watches: [Arc<Watch>; 3],
     /// Cancelled `--settle` after the last application was started: waits give up.
     give_up: CancellationToken,
@@ -107,6 +164,18 @@ impl Shared {
             }
         }
     }
+
+    /// Who approves citizen `i`'s application, and over which client.
+    fn reviewer_of(&self, citizen: &citizens::Citizen, i: u64, c: &Clients) -> (ReviewServiceClient<Authed>, &str) {
+        let province = citizen.domicile.code() / 10_000;
+        match self.jurisdictions.get(&province) {
+            Some(bureau) if !bureau.clients.is_empty() => (
+                bureau.clients[(i as usize) % bureau.clients.len()].clone(),
+                bureau.reviewer.as_str(),
+            ),
+            _ => (c.review.clone(), self.reviewer.as_str()),
+        }
+    }
 }
 
 /// What one worker saw.
@@ -116,6 +185,8 @@ pub(super) struct Report {
     pub(super) started: u64,
     pub(super) accepted: Vec<String>,
     pub(super) collected: u64,
+    /// Applications collected, by the province of the citizen's domicile.
+    pub(super) by_province: BTreeMap<u32, u64>,
     /// (application, the call that failed for good).
     pub(super) abandoned: Vec<(String, &'static str)>,
     /// (application, what it was waiting for when the worker gave up).
@@ -133,6 +204,7 @@ impl Report {
             started: 0,
             accepted: Vec::new(),
             collected: 0,
+            by_province: BTreeMap::new(),
             abandoned: Vec::new(),
             stuck: Vec::new(),
             duplicated: Vec::new(),
@@ -146,6 +218,9 @@ impl Report {
         self.started += other.started;
         self.accepted.extend(other.accepted);
         self.collected += other.collected;
+        for (province, n) in other.by_province {
+            *self.by_province.entry(province).or_insert(0) += n;
+        }
         self.abandoned.extend(other.abandoned);
         self.stuck.extend(other.stuck);
         self.duplicated.extend(other.duplicated);
@@ -156,57 +231,102 @@ impl Report {
 pub async fn run(cx: &Context) -> anyhow::Result<Summary> {
     let pool = Arc::new(Pool::new(cx.run_id, super::pool_size(&cx.args, POOL_PER_SECOND, None)));
     let prepared = super::submit::prepare(cx, &pool).await?;
-
-    let clerk = format!("load-clerk-{:x}", cx.run_id);
-    let reviewer = cx.reviewer();
-    let operator = format!("load-operator-{:x}", cx.run_id);
-    let clerk_token = cx.token(&clerk, Role::Clerk, &[&cx.point])?;
-    let operator_token = cx.token(&operator, Role::ProductionOperator, &[ALL_SCOPE])?;
-    let acceptance = cx
-        .channels(&cx.endpoints.acceptance_url, clerk_token.as_deref())
-        .await?;
-    let review = cx.reviewer_channels(cx.args.connections).await?;
-    let production = cx
-        .channels(&cx.endpoints.production_url, operator_token.as_deref())
-        .await?;
-    let clients = |i: usize| Clients {
-        acceptance: AcceptanceServiceClient::new(acceptance[i % acceptance.len()].clone()),
-        review: ReviewServiceClient::new(review[i % review.len()].clone()),
-        production: ProductionServiceClient::new(production[i % production.len()].clone()),
-    };
+    let roles = Roles::connect(cx).await?;
 
     let mut plan = super::plan(&cx.args, pool.size(), false);
     let before = Readings::take(cx).await;
     plan.start();
     let plan = Arc::new(plan);
+    let progress = cx.progress(&plan);
+    let driven = drive(cx, &roles, &plan, &pool, Jurisdictions::new(), None).await?;
+    progress.finish();
+    // From the first submission to the last collection.
+    let elapsed = driven.last_collected().saturating_duration_since(driven.started);
+    let after = Readings::take(cx).await;
+    let Driven { mut report, .. } = driven;
+    let end_to_end = std::mem::replace(&mut report.end_to_end, recorder::histogram());
+    let measured = Measured {
+        plan,
+        recorder: std::mem::take(&mut report.recorder),
+        prepared,
+        before,
+        after,
+        count: report.started,
+        ok: report.collected,
+        elapsed,
+    };
+    let mut summary = Summary::new(cx, measured, END_TO_END, Some(&end_to_end));
+    counted(cx, &roles, &report, &end_to_end, &mut summary).await?;
+    Ok(summary)
+}
+
+/// Applications driven to collection, and when.
+pub(super) struct Driven {
+    pub(super) report: Report,
+    /// When the plan's clock started.
+    pub(super) started: Instant,
+    /// When the last worker finished.
+    pub(super) finished: Instant,
+}
+
+impl Driven {
+    pub(super) fn last_collected(&self) -> Instant {
+        self.report.last_collected.unwrap_or(self.finished)
+    }
+}
+
+/// How many applications wait at each stage, for a sampler.
+#[derive(Clone)]
+pub(super) struct Waiting([Arc<Watch>; 3]);
+
+impl Waiting {
+    /// (stage, applications waiting there).
+    pub(super) fn now(&self) -> [(&'static str, usize); 3] {
+        Stage::ALL.map(|stage| (stage.name(), self.0[stage as usize].len()))
+    }
+}
+
+/// Runs the plan's applications through the flow (the plan's clock already started);
+/// `waiting` receives the watches, for a sampler of where applications wait.
+pub(super) async fn drive(
+    cx: &Context,
+    roles: &Roles,
+    plan: &Arc<Plan>,
+    pool: &Arc<Pool>,
+    jurisdictions: Jurisdictions,
+    waiting: Option<tokio::sync::oneshot::Sender<Waiting>>,
+) -> anyhow::Result<Driven> {
+    let started = Instant::now() - plan.elapsed();
     let shared = Arc::new(Shared {
-        plan: Arc::clone(&plan),
-        pool: Arc::clone(&pool),
+        plan: Arc::clone(plan),
+        pool: Arc::clone(pool),
         photo: citizens::photo(cx.args.photo_bytes),
         point: cx.point.clone(),
-        clerk,
-        reviewer,
-        operator,
+        clerk: roles.clerk.clone(),
+        reviewer: roles.reviewer.clone(),
+        operator: roles.operator.clone(),
+        jurisdictions,
         watches: Default::default(),
         give_up: CancellationToken::new(),
     });
-    let progress = cx.progress(&plan);
-
+    if let Some(waiting) = waiting {
+        let _ = waiting.send(Waiting(shared.watches.clone()));
+    }
     let stop_watching = CancellationToken::new();
     let mut watchers = JoinSet::new();
     for (i, stage) in Stage::ALL.into_iter().enumerate() {
         watchers.spawn(watch::watch(
             stage,
             Arc::clone(shared.watch(stage)),
-            clients(i),
+            roles.clients(i),
             cx.point.clone(),
-            Arc::clone(&plan),
+            Arc::clone(plan),
             cx.args.poll_interval,
             stop_watching.clone(),
         ));
     }
     let give_up = tokio::spawn({
-        let (plan, token, settle) = (Arc::clone(&plan), shared.give_up.clone(), cx.args.settle);
+        let (plan, token, settle) = (Arc::clone(plan), shared.give_up.clone(), cx.args.settle);
         async move {
             plan.ended().await;
             tokio::time::sleep(settle).await;
@@ -215,7 +335,7 @@ pub async fn run(cx: &Context) -> anyhow::Result<Summary> {
     });
     let mut workers = JoinSet::new();
     for w in 0..cx.args.concurrency as usize {
-        workers.spawn(worker(Arc::clone(&shared), clients(w)));
+        workers.spawn(worker(Arc::clone(&shared), roles.clients(w)));
     }
     let mut report = Report::new();
     while let Some(joined) = workers.join_next().await {
@@ -227,38 +347,29 @@ pub async fn run(cx: &Context) -> anyhow::Result<Summary> {
     while let Some(joined) = watchers.join_next().await {
         report.recorder.merge(joined?);
     }
-    progress.finish();
-    // From the first submission to the last collection.
-    let run_start = finished - plan.elapsed();
-    let elapsed = report
-        .last_collected
-        .unwrap_or(finished)
-        .saturating_duration_since(run_start);
-    let after = Readings::take(cx).await;
+    Ok(Driven {
+        report,
+        started,
+        finished,
+    })
+}
 
-    // Outside the clock: what the services say happened.
-    let mut audit_clients = clients(0);
-    let audit = audit::audit(&mut audit_clients, &cx.point, &report).await?;
-
+/// Outside the clock: what the services say happened to the run's applications (lost,
+/// duplicated), added to `summary` with what the workers counted.
+pub(super) async fn counted(
+    cx: &Context,
+    roles: &Roles,
+    report: &Report,
+    end_to_end: &Histogram<u64>,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let mut audit_clients = roles.clients(0);
+    let audit = audit::audit(&mut audit_clients, &cx.point, report).await?;
     let collected = report.collected;
     let started = report.started;
-    let end_to_end = std::mem::replace(&mut report.end_to_end, recorder::histogram());
-    let measured = Measured {
-        plan,
-        recorder: std::mem::take(&mut report.recorder),
-        prepared,
-        host_before: before.host,
-        host_after: after.host,
-        relay_before: before.relay,
-        relay_after: after.relay,
-        count: started,
-        ok: collected,
-        elapsed,
-    };
-    let mut summary = Summary::new(cx, measured, END_TO_END, Some(&end_to_end));
     summary.extra(
         "end_to_end",
-        Latency::of(&end_to_end).to_json(),
+        Latency::of(end_to_end).to_json(),
         format!(
             "accepted {}, collected {collected}, not accepted {}",
             report.accepted.len(),
@@ -304,7 +415,7 @@ pub async fn run(cx: &Context) -> anyhow::Result<Summary> {
             reasons(report.stuck.iter().map(|(_, why)| *why))
         ));
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// `" (3 under review, 1 dispatched)"`, or nothing.
@@ -316,7 +427,7 @@ fn by_state(lost: &BTreeMap<String, i32>) -> String {
     listing(counts)
 }
 
-fn reasons<T: AsRef<str>>(reasons: impl Iterator<Item = T>) -> String {
+pub(super) fn reasons<T: AsRef<str>>(reasons: impl Iterator<Item = T>) -> String {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for reason in reasons {
         *counts.entry(reason.as_ref().to_string()).or_insert(0) += 1;
@@ -370,16 +481,17 @@ async fn one(s: &Shared, c: &mut Clients, i: u64, report: &mut Report) -> anyhow
         report.stuck.push((id, Stage::UnderReview.waiting_for()));
         return Ok(());
     }
+    let (review, reviewer) = s.reviewer_of(&citizen, i, c);
     let request = pb::ApproveApplicationRequest {
         request_id: uuid::Uuid::now_v7().to_string(),
         application_id: id.clone(),
-        reviewer: s.reviewer.clone(),
+        reviewer: reviewer.to_string(),
         note: "load generator: checked against the household register".to_string(),
     };
     let approved = report
         .recorder
         .call_retrying(plan, APPROVE, ATTEMPTS, || {
-            let (mut client, request) = (c.review.clone(), request.clone());
+            let (mut client, request) = (review.clone(), request.clone());
             async move { client.approve_application(request).await }
         })
         .await;
@@ -474,6 +586,7 @@ async fn one(s: &Shared, c: &mut Clients, i: u64, report: &mut Report) -> anyhow
     };
     recorder::add(&mut report.end_to_end, started.elapsed());
     report.collected += 1;
+    *report.by_province.entry(citizen.domicile.code() / 10_000).or_insert(0) += 1;
     report.last_collected = Some(Instant::now());
     if let Some(state) = collected.application.and_then(|a| repeated_step(&a.history)) {
         report

@@ -32,6 +32,15 @@ pub(super) enum Stage {
 impl Stage {
     pub(super) const ALL: [Stage; 3] = [Stage::UnderReview, Stage::InProduction, Stage::Dispatched];
 
+    /// The stage as a summary names it.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Stage::UnderReview => "under_review",
+            Stage::InProduction => "in_production",
+            Stage::Dispatched => "dispatched",
+        }
+    }
+
     pub(super) fn waiting_for(self) -> &'static str {
         match self {
             Stage::UnderReview => "delivery to the domicile bureau",
@@ -63,6 +72,11 @@ impl Watch {
 
     pub(super) fn is_empty(&self) -> bool {
         self.lock().is_empty()
+    }
+
+    /// Workers waiting here now.
+    pub(super) fn len(&self) -> usize {
+        self.lock().len()
     }
 
     pub(super) fn answer(&self, application_id: &str, found: String) {
