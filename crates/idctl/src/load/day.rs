@@ -55,7 +55,7 @@ use super::flow::{self, Jurisdiction, Jurisdictions, Roles, Waiting};
 use super::recorder::{self, Latency, round3};
 use super::relay_lag;
 use super::summary::Summary;
-use super::{Context, Measured, Plan, Readings, Recorder, verify};
+use super::{Context, Plan, Readings, Recorder, verify};
 use crate::print;
 
 /// A national peak day at scale 1.
@@ -225,24 +225,22 @@ pub async fn run(cx: &Context) -> anyhow::Result<Summary> {
     // Outside the clock: what the services say happened.
     let audit = audit_reports(cx, &roles, &losses_seen.numbers).await?;
 
-    let flow::Driven { mut report, .. } = driven;
-    let end_to_end = std::mem::replace(&mut report.end_to_end, recorder::histogram());
-    let mut recorder = std::mem::take(&mut report.recorder);
-    recorder.merge(losses_seen.recorder);
-    recorder.merge(verified.recorder);
+    let flow::Driven { report, .. } = driven;
+    let collected_by_province: Vec<u64> = report.by_province.values().copied().collect();
+    let mut others = losses_seen.recorder;
+    others.merge(verified.recorder);
     let elapsed = day_ended.saturating_duration_since(day_started);
-    let measured = Measured {
-        plan: Arc::clone(&applications),
-        recorder,
+    let mut summary = flow::summarize(
+        cx,
+        &roles,
+        Arc::clone(&applications),
+        report,
+        others,
         prepared,
-        before,
-        after,
-        count: report.started,
-        ok: report.collected,
+        [before, after],
         elapsed,
-    };
-    let mut summary = Summary::new(cx, measured, flow::END_TO_END, Some(&end_to_end));
-    flow::counted(cx, &roles, &report, &end_to_end, &mut summary).await?;
+    )
+    .await?;
 
     let secs = elapsed.as_secs_f64().max(0.001);
     summary.extra(
@@ -263,7 +261,7 @@ pub async fn run(cx: &Context) -> anyhow::Result<Summary> {
             minutes(elapsed)
         ),
     );
-    let per_province: Vec<u64> = report.by_province.values().copied().collect();
+    let per_province = collected_by_province;
     summary.extra(
         "jurisdictions",
         json!({

@@ -66,7 +66,7 @@ const COLLECT: &str = "AcceptanceService/CollectCard";
 const ATTEMPTS: u32 = 5;
 /// Applications per second the default pool of a `--duration` run is sized for.
 const POOL_PER_SECOND: u64 = 600;
-pub(super) const END_TO_END: &str = "end to end (submitted to collected)";
+const END_TO_END: &str = "end to end (submitted to collected)";
 
 /// Clients of the three services, each under the generator's role there.
 #[derive(Clone)]
@@ -243,11 +243,40 @@ pub async fn run(cx: &Context) -> anyhow::Result<Summary> {
     // From the first submission to the last collection.
     let elapsed = driven.last_collected().saturating_duration_since(driven.started);
     let after = Readings::take(cx).await;
-    let Driven { mut report, .. } = driven;
+    let Driven { report, .. } = driven;
+    summarize(
+        cx,
+        &roles,
+        plan,
+        report,
+        Recorder::default(),
+        prepared,
+        [before, after],
+        elapsed,
+    )
+    .await
+}
+
+/// The summary of a run's applications: the figures the workers took (with `others`, the
+/// calls of any other stream of the run), then what the services say of them (lost,
+/// duplicated).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn summarize(
+    cx: &Context,
+    roles: &Roles,
+    plan: Arc<Plan>,
+    mut report: Report,
+    others: Recorder,
+    prepared: super::summary::Prepared,
+    [before, after]: [Readings; 2],
+    elapsed: std::time::Duration,
+) -> anyhow::Result<Summary> {
     let end_to_end = std::mem::replace(&mut report.end_to_end, recorder::histogram());
+    let mut recorder = std::mem::take(&mut report.recorder);
+    recorder.merge(others);
     let measured = Measured {
         plan,
-        recorder: std::mem::take(&mut report.recorder),
+        recorder,
         prepared,
         before,
         after,
@@ -256,7 +285,7 @@ pub async fn run(cx: &Context) -> anyhow::Result<Summary> {
         elapsed,
     };
     let mut summary = Summary::new(cx, measured, END_TO_END, Some(&end_to_end));
-    counted(cx, &roles, &report, &end_to_end, &mut summary).await?;
+    counted(cx, roles, &report, &end_to_end, &mut summary).await?;
     Ok(summary)
 }
 
@@ -356,7 +385,7 @@ pub(super) async fn drive(
 
 /// Outside the clock: what the services say happened to the run's applications (lost,
 /// duplicated), added to `summary` with what the workers counted.
-pub(super) async fn counted(
+async fn counted(
     cx: &Context,
     roles: &Roles,
     report: &Report,
